@@ -1,0 +1,129 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { Duration, toMilliseconds } from './duration';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { ClassifyErrorHook } from '../errors/error-classifier';
+import { RetryPolicy } from '../execution/retry-policy';
+import { KagziModuleOptions } from '../interfaces/kagzi-options.interface';
+
+export type ResolvedDatabase = { kind: 'url'; url: string } | { kind: 'embedded'; dataDir: string; port?: number };
+
+export interface ResolvedWorkerOptions {
+  name: string;
+  concurrency: number;
+  pollIntervalMs: number;
+  leaseDurationMs: number;
+  heartbeatIntervalMs: number;
+  shutdownTimeoutMs: number;
+  workflows?: string[];
+}
+
+/** Module options with every default applied and every value checked. */
+export interface ResolvedKagziOptions {
+  database: ResolvedDatabase;
+  schema: string;
+  migrationsRun: boolean;
+  worker: ResolvedWorkerOptions | false;
+  defaultRetry: RetryPolicy;
+  classifyError?: ClassifyErrorHook;
+  maxPayloadBytes: number;
+}
+
+const duration = z.union([z.number(), z.string()]);
+const schema = z
+  .object({
+    database: z
+      .union([
+        z.object({ url: z.string().min(1) }).strict(),
+        z
+          .object({
+            embedded: z.union([
+              z.literal(true),
+              z.object({ dataDir: z.string().min(1).optional(), port: z.number().int().min(1).max(65535).optional() }).strict(),
+            ]),
+          })
+          .strict(),
+      ])
+      .optional(),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').optional(),
+    migrationsRun: z.boolean().optional(),
+    worker: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            name: z.string().min(1).optional(),
+            concurrency: z.number().int().min(1).max(10_000).optional(),
+            pollInterval: duration.optional(),
+            leaseDuration: duration.optional(),
+            heartbeatInterval: duration.optional(),
+            shutdownTimeout: duration.optional(),
+            workflows: z.array(z.string().min(1)).optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
+    defaultRetry: z.custom<RetryPolicy>((v) => v instanceof RetryPolicy, 'must be a RetryPolicy (RetryPolicy.exponential(), .fixed() or .none())').optional(),
+    classifyError: z.custom<ClassifyErrorHook>((v) => typeof v === 'function', 'must be a function').optional(),
+    maxPayloadBytes: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+/** Formats a zod failure as one line per problem, naming the option path. */
+export function describeIssues(error: z.ZodError, root: string): string {
+  return error.issues.map((i) => `${[root, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
+}
+
+export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedKagziOptions {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) {
+    throw new InvalidOptionsError(`Invalid KagziModule options: ${describeIssues(parsed.error, 'options')}`);
+  }
+  const worker = options.worker;
+  let resolvedWorker: ResolvedWorkerOptions | false = false;
+  if (worker !== false) {
+    const w = worker ?? {};
+    const leaseDurationMs = ms(w.leaseDuration ?? '30s', 'worker.leaseDuration');
+    const heartbeatIntervalMs = ms(w.heartbeatInterval ?? '10s', 'worker.heartbeatInterval');
+    if (heartbeatIntervalMs >= leaseDurationMs) {
+      throw new InvalidOptionsError(
+        `worker.heartbeatInterval (${heartbeatIntervalMs} ms) must be shorter than worker.leaseDuration (${leaseDurationMs} ms), or leases expire between heartbeats`,
+      );
+    }
+    resolvedWorker = {
+      name: w.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      concurrency: w.concurrency ?? 10,
+      pollIntervalMs: Math.max(10, ms(w.pollInterval ?? '1s', 'worker.pollInterval')),
+      leaseDurationMs,
+      heartbeatIntervalMs,
+      shutdownTimeoutMs: ms(w.shutdownTimeout ?? '30s', 'worker.shutdownTimeout'),
+      workflows: w.workflows,
+    };
+  }
+  return {
+    database: resolveDatabase(options, env),
+    schema: options.schema ?? 'kagzi',
+    migrationsRun: options.migrationsRun ?? true,
+    worker: resolvedWorker,
+    defaultRetry: options.defaultRetry ?? RetryPolicy.none(),
+    classifyError: options.classifyError,
+    maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
+  };
+}
+
+function resolveDatabase(options: KagziModuleOptions, env: NodeJS.ProcessEnv): ResolvedDatabase {
+  const db = options.database;
+  if (db && 'url' in db) return { kind: 'url', url: db.url };
+  if (db && 'embedded' in db) {
+    const e = db.embedded === true ? {} : db.embedded;
+    return { kind: 'embedded', dataDir: e.dataDir ?? '.kagzi', port: e.port };
+  }
+  const fromEnv = env.KAGZI_DATABASE_URL || env.DATABASE_URL;
+  if (fromEnv) return { kind: 'url', url: fromEnv };
+  return { kind: 'embedded', dataDir: '.kagzi' };
+}
+
+function ms(value: Duration, what: string): number {
+  return toMilliseconds(value, what);
+}

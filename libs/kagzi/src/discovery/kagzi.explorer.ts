@@ -1,0 +1,85 @@
+import { Injectable, Logger, OnModuleInit, Type } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { toMilliseconds } from '../common/duration';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { runScopeStorage } from '../execution/run-scope.storage';
+import { StepDefinition } from '../execution/step-definition';
+import { WorkflowDefinition } from '../interfaces/workflow.interface';
+import { WorkflowMetadataAccessor } from './workflow-metadata.accessor';
+import { WorkflowRegistry } from './workflow.registry';
+
+const STEP_WRAPPER = Symbol('kagzi.stepWrapper');
+
+type Method = ((...args: unknown[]) => unknown) & { [STEP_WRAPPER]?: true };
+
+/**
+ * Walks every provider once at init: registers `@Workflow` classes and wraps `@Step` methods.
+ * The wrapper sits on the prototype, so every instance (and every Nest app in the process) shares it;
+ * the async-local run scope decides whether a call is durable.
+ */
+@Injectable()
+export class KagziExplorer implements OnModuleInit {
+  private readonly logger = new Logger('Kagzi');
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly accessor: WorkflowMetadataAccessor,
+    private readonly registry: WorkflowRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      const metatype = wrapper.metatype as Type<unknown> | undefined;
+      if (!metatype || typeof metatype !== 'function' || !metatype.prototype) continue;
+      this.wrapSteps(metatype);
+      const options = this.accessor.getWorkflowOptions(metatype);
+      if (!options) continue;
+      const instance = wrapper.instance as WorkflowDefinition | undefined;
+      if (!wrapper.isDependencyTreeStatic() || !instance) {
+        throw new InvalidOptionsError(`@Workflow class ${metatype.name} must be a singleton provider (no request or transient scope).`);
+      }
+      this.registerWorkflow(metatype, options.name, options.version, instance);
+    }
+  }
+
+  private registerWorkflow(metatype: Type<unknown>, name = metatype.name, version = 1, instance: WorkflowDefinition): void {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new InvalidOptionsError(`@Workflow on ${metatype.name}: name must be a non-empty string`);
+    }
+    if (!Number.isInteger(version) || version < 1) {
+      throw new InvalidOptionsError(`@Workflow on ${metatype.name}: version must be an integer >= 1; got ${String(version)}`);
+    }
+    if (typeof instance.run !== 'function') {
+      throw new InvalidOptionsError(`@Workflow class ${metatype.name} has no run(input, ctx) method`);
+    }
+    this.registry.register({ name, version, instance, metatype });
+    this.logger.log(`Registered workflow ${name} v${version} (${metatype.name})`);
+  }
+
+  private wrapSteps(metatype: Type<unknown>): void {
+    const prototype = metatype.prototype as Record<string, Method>;
+    for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+      const original = prototype[methodName];
+      if (typeof original !== 'function' || original[STEP_WRAPPER]) continue;
+      const options = this.accessor.getStepOptions(original);
+      if (!options) continue;
+      const def: StepDefinition = {
+        name: options.name ?? `${metatype.name}.${methodName}`,
+        retry: options.retry,
+        timeoutMs: options.timeout === undefined ? undefined : toMilliseconds(options.timeout, `@Step timeout on ${metatype.name}.${methodName}`),
+      };
+      const stepCall: Method = function (this: unknown, ...args: unknown[]): unknown {
+        const scope = runScopeStorage.getStore();
+        if (!scope || scope.inStep) return original.apply(this, args);
+        return scope.execution.runStep(scope, def, () => original.apply(this, args), args);
+      };
+      for (const key of Reflect.getMetadataKeys(original)) {
+        Reflect.defineMetadata(key, Reflect.getMetadata(key, original), stepCall);
+      }
+      Object.defineProperty(stepCall, 'name', { value: original.name });
+      stepCall[STEP_WRAPPER] = true;
+      prototype[methodName] = stepCall;
+    }
+  }
+}

@@ -1,0 +1,6 @@
+import { KagziError } from './kagzi.error';
+
+/** Options passed to Kagzi are malformed (module options, start options, decorator options). */
+export class InvalidOptionsError extends KagziError {
+  readonly code = 'KAGZI_INVALID_OPTIONS';
+}

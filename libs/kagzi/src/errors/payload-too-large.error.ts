@@ -1,0 +1,6 @@
+import { KagziError } from './kagzi.error';
+
+/** A serialized input or output is larger than maxPayloadBytes. */
+export class PayloadTooLargeError extends KagziError {
+  readonly code = 'KAGZI_PAYLOAD_TOO_LARGE';
+}

@@ -1,0 +1,6 @@
+import { KagziError } from './kagzi.error';
+
+/** No run has that id. */
+export class RunNotFoundError extends KagziError {
+  readonly code = 'KAGZI_RUN_NOT_FOUND';
+}

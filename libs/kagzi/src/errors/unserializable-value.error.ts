@@ -1,0 +1,6 @@
+import { KagziError } from './kagzi.error';
+
+/** A value cannot be stored: it holds a function, a symbol, a class instance Kagzi cannot rebuild, or a cycle. */
+export class UnserializableValueError extends KagziError {
+  readonly code = 'KAGZI_UNSERIALIZABLE_VALUE';
+}

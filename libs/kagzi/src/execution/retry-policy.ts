@@ -1,0 +1,80 @@
+import { Duration, toMilliseconds } from '../common/duration';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { ErrorKind } from '../errors/error-kind';
+import { StepError } from '../errors/step.error';
+
+export type RetryOn = 'retryable' | 'any' | ErrorKind[] | ((error: StepError) => boolean);
+
+export interface ExponentialRetryOptions {
+  maxAttempts?: number;
+  initialInterval?: Duration;
+  multiplier?: number;
+  maxInterval?: Duration;
+  jitter?: number;
+  retryOn?: RetryOn;
+}
+
+export interface FixedRetryOptions {
+  maxAttempts?: number;
+  interval?: Duration;
+  retryOn?: RetryOn;
+}
+
+/**
+ * How often a failed step is tried again and how long to wait in between.
+ * `maxAttempts` counts executions: 3 means the first try and two retries.
+ */
+export class RetryPolicy {
+  private constructor(
+    readonly maxAttempts: number,
+    readonly initialIntervalMs: number,
+    readonly multiplier: number,
+    readonly maxIntervalMs: number,
+    readonly jitter: number,
+    readonly retryOn: RetryOn,
+  ) {}
+
+  static exponential(options: ExponentialRetryOptions = {}): RetryPolicy {
+    const initial = toMilliseconds(options.initialInterval ?? '1s', 'RetryPolicy.exponential initialInterval');
+    const max = toMilliseconds(options.maxInterval ?? '1h', 'RetryPolicy.exponential maxInterval');
+    const multiplier = options.multiplier ?? 2;
+    const jitter = options.jitter ?? 0.25;
+    if (!(multiplier >= 1)) throw new InvalidOptionsError(`RetryPolicy.exponential multiplier must be >= 1; got ${multiplier}`);
+    if (!(jitter >= 0 && jitter <= 1)) throw new InvalidOptionsError(`RetryPolicy.exponential jitter must be between 0 and 1; got ${jitter}`);
+    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 5), initial, multiplier, max, jitter, options.retryOn ?? 'retryable');
+  }
+
+  static fixed(options: FixedRetryOptions = {}): RetryPolicy {
+    const interval = toMilliseconds(options.interval ?? '5s', 'RetryPolicy.fixed interval');
+    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 3), interval, 1, interval, 0, options.retryOn ?? 'retryable');
+  }
+
+  static none(): RetryPolicy {
+    return new RetryPolicy(1, 0, 1, 0, 0, 'retryable');
+  }
+
+  /** Whether `error`, raised by attempt `error.attempt`, earns another attempt. */
+  shouldRetry(error: StepError): boolean {
+    if (error.attempt >= this.maxAttempts) return false;
+    if (error.kind === ErrorKind.NonDeterminism || error.kind === ErrorKind.Cancelled) return false;
+    if (error.name === 'PermanentError') return false;
+    const on = this.retryOn;
+    if (on === 'any') return true;
+    if (on === 'retryable') return error.retryable;
+    if (Array.isArray(on)) return on.includes(error.kind);
+    return on(error);
+  }
+
+  /** Milliseconds to wait before attempt `attempt` (2 for the first retry); `random` is in [0, 1). */
+  delayBefore(attempt: number, retryAfterMs?: number, random: number = Math.random()): number {
+    if (retryAfterMs !== undefined) return retryAfterMs;
+    const base = Math.min(this.initialIntervalMs * this.multiplier ** Math.max(0, attempt - 2), this.maxIntervalMs);
+    const spread = base * this.jitter * (2 * random - 1);
+    return Math.max(0, Math.round(base + spread));
+  }
+}
+
+function checkAttempts(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new InvalidOptionsError(`RetryPolicy maxAttempts must be an integer >= 1; got ${n}`);
+  return n;
+}

@@ -1,0 +1,192 @@
+import { Logger } from '@nestjs/common';
+import { Duration, toMilliseconds } from '../common/duration';
+import { ClassifyErrorHook } from '../errors/error-classifier';
+import { ErrorKind } from '../errors/error-kind';
+import { KagziError } from '../errors/kagzi.error';
+import { LeaseLostError } from '../errors/lease-lost.error';
+import { PermanentError, StepError } from '../errors/step.error';
+import { rehydrateStepError, serializeStepError, toStepError } from '../errors/step-error.serializer';
+import { UsageError } from '../errors/usage.error';
+import { Lease, RunRepository } from '../persistence/run.repository';
+import { StoredStepRow } from '../persistence/run.rows';
+import { PayloadSerializer, hashArguments } from './payload.serializer';
+import { RunScope, runScopeStorage } from './run-scope.storage';
+import { StepDefinition } from './step-definition';
+
+const SLEEP_STEP = '$sleep';
+
+export interface RunExecutionDeps {
+  repository: RunRepository;
+  serializer: PayloadSerializer;
+  classifyError?: ClassifyErrorHook;
+  logger: Logger;
+}
+
+/** Why the workflow function stopped before returning: it is abandoned, never resumed in this process. */
+export type ExecutionStop =
+  | { kind: 'suspended'; wakeAt: Date }
+  | { kind: 'lost'; reason: string }
+  | { kind: 'fatal'; error: StepError };
+
+/**
+ * One claimed run in this worker: its lease, the steps recorded so far, and the step-key counters.
+ * Every write goes through the lease; a refused write stops the execution locally.
+ */
+export class RunExecution {
+  readonly controller = new AbortController();
+  readonly stopped: Promise<ExecutionStop>;
+  private stop?: ExecutionStop;
+  private resolveStop!: (stop: ExecutionStop) => void;
+  private readonly counters = new Map<string, number>();
+
+  constructor(
+    readonly lease: Lease,
+    readonly workflowName: string,
+    readonly version: number,
+    private readonly stored: Map<string, StoredStepRow>,
+    private readonly deps: RunExecutionDeps,
+  ) {
+    this.stopped = new Promise((resolve) => (this.resolveStop = resolve));
+  }
+
+  get runId(): string {
+    return this.lease.runId;
+  }
+
+  get stopReason(): ExecutionStop | undefined {
+    return this.stop;
+  }
+
+  /** Deterministic step key: scope path + step name + how often that name was called in that scope. */
+  nextKey(path: string, name: string): string {
+    const counterKey = `${path}\u0000${name}`;
+    const n = (this.counters.get(counterKey) ?? 0) + 1;
+    this.counters.set(counterKey, n);
+    return `${path}${name}#${n}`;
+  }
+
+  async runStep<T>(scope: RunScope, def: StepDefinition, body: () => unknown, args: readonly unknown[]): Promise<T> {
+    // The key is taken before the first await, so concurrent calls get keys in call order.
+    const key = this.nextKey(scope.path, def.name);
+    this.throwIfStopped();
+    const argsHash = hashArguments(args);
+    const recorded = this.stored.get(key);
+    if (recorded) return this.replay<T>(key, def.name, argsHash, recorded);
+
+    const startedAt = new Date();
+    let value: unknown;
+    try {
+      value = await runScopeStorage.run({ ...scope, inStep: true }, body);
+    } catch (err: unknown) {
+      this.throwIfStopped();
+      // Seam for retry policies: today every failure is final for the step.
+      const error = toStepError(err, { stepName: def.name, attempt: 1 }, this.deps.classifyError);
+      return this.commit<T>(key, def.name, argsHash, startedAt, { status: 'FAILED', error });
+    }
+    this.throwIfStopped();
+    let text: string;
+    try {
+      text = this.deps.serializer.encode(value, `output of step "${def.name}"`).text;
+    } catch (err: unknown) {
+      const error = new PermanentError(err instanceof Error ? err.message : String(err), {
+        kind: ErrorKind.ValidationFailed,
+        code: err instanceof KagziError ? err.code : undefined,
+      });
+      error.stepName = def.name;
+      return this.commit<T>(key, def.name, argsHash, startedAt, { status: 'FAILED', error });
+    }
+    return this.commit<T>(key, def.name, argsHash, startedAt, { status: 'COMPLETED', text });
+  }
+
+  async sleep(scope: RunScope, duration: Duration): Promise<void> {
+    const ms = toMilliseconds(duration, 'ctx.sleep() duration');
+    if (scope.inStep) throw new UsageError('ctx.sleep() was called inside a step body; call it from the workflow code between steps.');
+    const key = this.nextKey(scope.path, SLEEP_STEP);
+    this.throwIfStopped();
+    const recorded = this.stored.get(key);
+    let wakeAt: Date;
+    if (recorded) {
+      if (recorded.kind !== 'SLEEP') this.failNonDeterministic(key, SLEEP_STEP, `a step "${recorded.step_name}" was recorded there`);
+      wakeAt = this.deps.serializer.decode<Date>(recorded.output);
+      if (wakeAt.getTime() <= Date.now()) return;
+    } else {
+      if (ms <= 0) return;
+      wakeAt = new Date(Date.now() + ms);
+    }
+    const payload = this.deps.serializer.encode(wakeAt, 'sleep wake-up time').text;
+    const parked = await this.deps.repository.suspendRun(this.lease, key, payload, wakeAt, !recorded);
+    if (!parked) this.loseLease('the run was cancelled or claimed by another worker before it could sleep');
+    this.finish({ kind: 'suspended', wakeAt });
+    // Never settles: the run resumes by replay in whichever worker claims it after wakeAt.
+    return new Promise<void>(() => undefined);
+  }
+
+  /** Stop from outside (cancel, drain timeout): abort the signal; later writes are fenced anyway. */
+  abort(reason: string): void {
+    if (!this.stop) this.finish({ kind: 'lost', reason });
+  }
+
+  private replay<T>(key: string, name: string, argsHash: string, recorded: StoredStepRow): T {
+    if (recorded.kind !== 'STEP') this.failNonDeterministic(key, name, 'a durable sleep was recorded there');
+    if (recorded.args_hash !== null && recorded.args_hash !== argsHash) {
+      this.failNonDeterministic(key, name, 'it was called with different arguments than when the run first executed it');
+    }
+    if (recorded.status === 'FAILED' && recorded.error) throw rehydrateStepError(recorded.error);
+    return this.deps.serializer.decode<T>(recorded.output);
+  }
+
+  private async commit<T>(
+    key: string,
+    name: string,
+    argsHash: string,
+    startedAt: Date,
+    result: { status: 'COMPLETED'; text: string } | { status: 'FAILED'; error: StepError },
+  ): Promise<T> {
+    const outcome = await this.deps.repository.commitStep(this.lease, {
+      key,
+      name,
+      status: result.status,
+      argsHash,
+      output: result.status === 'COMPLETED' ? result.text : null,
+      error: result.status === 'FAILED' ? serializeStepError(result.error) : null,
+      startedAt,
+    });
+    if (outcome.kind === 'lost') this.loseLease(`its commit of step "${name}" (${key}) was refused`);
+    this.throwIfStopped();
+    if (outcome.kind === 'exists') return this.replay<T>(key, name, argsHash, outcome.step);
+    if (result.status === 'FAILED') throw result.error;
+    // Hand back the stored form, not the live object, so the first run sees exactly what a replay will.
+    return this.deps.serializer.decode<T>(JSON.parse(result.text));
+  }
+
+  private failNonDeterministic(key: string, name: string, what: string): never {
+    const error = new PermanentError(
+      `Non-determinism in run ${this.runId}: step "${name}" (key ${key}) no longer matches the recorded history: ${what}. ` +
+        'Workflow code must make the same step calls with the same arguments on every replay; ship changed logic as a new workflow version.',
+      { kind: ErrorKind.NonDeterminism, code: 'KAGZI_NON_DETERMINISM' },
+    );
+    error.stepName = name;
+    this.finish({ kind: 'fatal', error });
+    throw error;
+  }
+
+  private loseLease(why: string): never {
+    this.deps.logger.warn(`Run ${this.runId}: lease lost, stopping it locally: ${why}`);
+    this.finish({ kind: 'lost', reason: why });
+    throw new LeaseLostError(`Run ${this.runId} is no longer owned by this worker: ${why}`);
+  }
+
+  private throwIfStopped(): void {
+    const stop = this.stop;
+    if (!stop) return;
+    if (stop.kind === 'fatal') throw stop.error;
+    throw new LeaseLostError(`Run ${this.runId} stopped in this worker (${stop.kind === 'lost' ? stop.reason : 'suspended'})`);
+  }
+
+  private finish(stop: ExecutionStop): void {
+    if (this.stop) return;
+    this.stop = stop;
+    if (stop.kind !== 'suspended') this.controller.abort(stop.kind === 'fatal' ? stop.error : new LeaseLostError(stop.reason));
+    this.resolveStop(stop);
+  }
+}

@@ -1,0 +1,14 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { RunExecution } from './run-execution';
+
+/** Where a piece of workflow code is running: which run, which scope path, and whether inside a step body. */
+export interface RunScope {
+  readonly execution: RunExecution;
+  /** '' at the workflow's top level; parallel branches (and nested groups) extend it. */
+  readonly path: string;
+  /** Inside a step body nested step calls are plain calls: the outer step is the unit of memoization. */
+  readonly inStep: boolean;
+}
+
+/** Process-wide: step wrappers are installed on prototypes, so every Nest app in the process shares it. */
+export const runScopeStorage = new AsyncLocalStorage<RunScope>();

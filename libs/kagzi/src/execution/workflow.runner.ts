@@ -1,0 +1,99 @@
+import { Logger } from '@nestjs/common';
+import { ClassifyErrorHook } from '../errors/error-classifier';
+import { ErrorKind } from '../errors/error-kind';
+import { KagziError } from '../errors/kagzi.error';
+import { PermanentError, StepError } from '../errors/step.error';
+import { serializeStepError, toStepError } from '../errors/step-error.serializer';
+import { WorkflowRegistry } from '../discovery/workflow.registry';
+import { RunRepository } from '../persistence/run.repository';
+import { ClaimedRunRow, StoredStepRow } from '../persistence/run.rows';
+import { PayloadSerializer } from './payload.serializer';
+import { ExecutionStop, RunExecution } from './run-execution';
+import { runScopeStorage } from './run-scope.storage';
+import { WorkflowContextImpl } from './workflow-context';
+
+type Settled = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown };
+
+/** Executes one claimed run to its next stop: completed, failed, asleep, or lost. */
+export class WorkflowRunner {
+  private readonly logger = new Logger('Kagzi');
+
+  constructor(
+    private readonly registry: WorkflowRegistry,
+    private readonly repository: RunRepository,
+    private readonly serializer: PayloadSerializer,
+    private readonly classifyError?: ClassifyErrorHook,
+  ) {}
+
+  /** Prepares the execution (loading recorded steps) and returns it with a promise of its end. */
+  async start(claim: ClaimedRunRow, owner: string): Promise<{ execution: RunExecution; done: Promise<ExecutionStop | 'finished'> }> {
+    const lease = { runId: claim.id, owner, epoch: claim.lease_epoch };
+    // Epoch 1 is the first claim ever, so there is nothing recorded to load.
+    const steps: StoredStepRow[] = claim.lease_epoch > 1 ? await this.repository.loadSteps(claim.id) : [];
+    const execution = new RunExecution(lease, claim.workflow_name, claim.workflow_version, new Map(steps.map((s) => [s.step_key, s])), {
+      repository: this.repository,
+      serializer: this.serializer,
+      classifyError: this.classifyError,
+      logger: this.logger,
+    });
+    return { execution, done: this.drive(claim, execution) };
+  }
+
+  private async drive(claim: ClaimedRunRow, execution: RunExecution): Promise<ExecutionStop | 'finished'> {
+    const entry = this.registry.get(claim.workflow_name, claim.workflow_version);
+    if (!entry) {
+      return this.fail(execution, new PermanentError(`Workflow ${claim.workflow_name} v${claim.workflow_version} is not registered in this worker`, { kind: ErrorKind.NotFound }));
+    }
+    let input: unknown;
+    try {
+      input = this.serializer.decode(claim.input);
+    } catch (err: unknown) {
+      return this.fail(execution, toStepError(err, { stepName: `${claim.workflow_name}.run`, attempt: 1 }, this.classifyError));
+    }
+    const ctx = new WorkflowContextImpl(execution);
+    const running = runScopeStorage
+      .run({ execution, path: '', inStep: false }, async () => entry.instance.run(input, ctx))
+      .then<Settled, Settled>((value) => ({ kind: 'returned', value }), (error: unknown) => ({ kind: 'threw', error }));
+    const first = await Promise.race([running, execution.stopped]);
+    // A stop (sleep, lost lease, non-determinism) wins even if user code caught the error and returned.
+    const stop = execution.stopReason;
+    if (stop) return this.onStop(execution, stop);
+    const settled = first as Settled;
+    if (settled.kind === 'threw') {
+      return this.fail(execution, toStepError(settled.error, { stepName: `${claim.workflow_name}.run`, attempt: 1 }, this.classifyError));
+    }
+    let text: string;
+    try {
+      text = this.serializer.encode(settled.value, `output of workflow "${claim.workflow_name}"`).text;
+    } catch (err: unknown) {
+      const error = new PermanentError(err instanceof Error ? err.message : String(err), {
+        kind: ErrorKind.ValidationFailed,
+        code: err instanceof KagziError ? err.code : undefined,
+      });
+      error.stepName = `${claim.workflow_name}.run`;
+      return this.fail(execution, error);
+    }
+    const written = await this.repository.finishRun(execution.lease, 'COMPLETED', text, null);
+    if (!written) return this.lost(execution, 'its completion was refused');
+    this.logger.debug?.(`Run ${execution.runId} (${claim.workflow_name} v${claim.workflow_version}) completed`);
+    return 'finished';
+  }
+
+  private async onStop(execution: RunExecution, stop: ExecutionStop): Promise<ExecutionStop | 'finished'> {
+    if (stop.kind === 'fatal') return this.fail(execution, stop.error);
+    return stop;
+  }
+
+  private async fail(execution: RunExecution, error: StepError): Promise<ExecutionStop | 'finished'> {
+    const written = await this.repository.finishRun(execution.lease, 'FAILED', null, serializeStepError(error));
+    if (!written) return this.lost(execution, 'its failure could not be recorded');
+    this.logger.warn(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) failed: [${error.kind}] ${error.message}`);
+    return 'finished';
+  }
+
+  private lost(execution: RunExecution, why: string): ExecutionStop {
+    this.logger.warn(`Run ${execution.runId}: lease lost, ${why}`);
+    execution.abort(why);
+    return { kind: 'lost', reason: why };
+  }
+}

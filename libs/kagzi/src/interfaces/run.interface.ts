@@ -1,0 +1,72 @@
+import { Duration } from '../common/duration';
+import { SerializedStepError } from '../errors/step.error';
+
+export type RunStatus = 'PENDING' | 'RUNNING' | 'SLEEPING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+export const RUN_STATUSES: readonly RunStatus[] = ['PENDING', 'RUNNING', 'SLEEPING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+export interface StartOptions {
+  /** Pin the run to this version; default: the workflow's default version. */
+  version?: number;
+  /** A second `start` with the same workflow name and key returns the first run's handle. */
+  idempotencyKey?: string;
+  /** Start no earlier than this from now. */
+  delay?: Duration;
+}
+
+export interface StepAttempt {
+  attempt: number;
+  startedAt: Date;
+  finishedAt?: Date;
+  error?: SerializedStepError;
+}
+
+export interface StepDetails {
+  key: string;
+  name: string;
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+  output?: unknown;
+  error?: SerializedStepError;
+  attempts: StepAttempt[];
+}
+
+export interface RunDetails {
+  runId: string;
+  workflowName: string;
+  version: number;
+  status: RunStatus;
+  input: unknown;
+  output?: unknown;
+  error?: SerializedStepError;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt?: Date;
+  steps: StepDetails[];
+}
+
+export interface RunSummary {
+  runId: string;
+  workflowName: string;
+  version: number;
+  status: RunStatus;
+  idempotencyKey?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt?: Date;
+}
+
+export interface RunFilter {
+  /** Workflow name. */
+  name?: string;
+  version?: number;
+  status?: RunStatus | RunStatus[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}

@@ -1,0 +1,8 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { KagziModuleOptions } from './interfaces/kagzi-options.interface';
+
+export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
+  new ConfigurableModuleBuilder<KagziModuleOptions>()
+    .setClassMethodName('forRoot')
+    .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+    .build();

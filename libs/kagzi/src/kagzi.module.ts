@@ -1,0 +1,54 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { WorkflowClient } from './client/workflow.client';
+import { ResolvedKagziOptions, resolveKagziOptions } from './common/resolve-options';
+import { KagziExplorer } from './discovery/kagzi.explorer';
+import { WorkflowMetadataAccessor } from './discovery/workflow-metadata.accessor';
+import { WorkflowRegistry } from './discovery/workflow.registry';
+import { PayloadSerializer } from './execution/payload.serializer';
+import { WorkflowRunner } from './execution/workflow.runner';
+import { KagziHealthIndicator } from './health/kagzi.health';
+import { KagziModuleOptions } from './interfaces/kagzi-options.interface';
+import { KAGZI_RESOLVED_OPTIONS } from './kagzi.constants';
+import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './kagzi.module-definition';
+import { KagziDatabase } from './persistence/kagzi-database';
+import { NotificationListener } from './persistence/notification.listener';
+import { RunRepository } from './persistence/run.repository';
+import { KagziWorker } from './worker/kagzi.worker';
+
+/**
+ * `KagziModule.forRoot(options)` / `forRootAsync({ useFactory, inject, imports })`. Global by default
+ * (`isGlobal: false` to scope it), so `WorkflowClient` can be injected anywhere.
+ */
+@Module({
+  imports: [DiscoveryModule, TerminusModule],
+  providers: [
+    { provide: KAGZI_RESOLVED_OPTIONS, useFactory: (options?: KagziModuleOptions) => resolveKagziOptions(options ?? {}), inject: [MODULE_OPTIONS_TOKEN] },
+    { provide: KagziDatabase, useFactory: (options: ResolvedKagziOptions) => KagziDatabase.open(options), inject: [KAGZI_RESOLVED_OPTIONS] },
+    { provide: RunRepository, useFactory: (db: KagziDatabase) => new RunRepository(db), inject: [KagziDatabase] },
+    {
+      provide: NotificationListener,
+      useFactory: async (db: KagziDatabase) => {
+        const listener = new NotificationListener(db);
+        await listener.start();
+        return listener;
+      },
+      inject: [KagziDatabase],
+    },
+    {
+      provide: WorkflowRunner,
+      useFactory: (registry: WorkflowRegistry, repository: RunRepository, options: ResolvedKagziOptions) =>
+        new WorkflowRunner(registry, repository, new PayloadSerializer(options.maxPayloadBytes), options.classifyError),
+      inject: [WorkflowRegistry, RunRepository, KAGZI_RESOLVED_OPTIONS],
+    },
+    WorkflowMetadataAccessor,
+    WorkflowRegistry,
+    KagziExplorer,
+    KagziWorker,
+    WorkflowClient,
+    KagziHealthIndicator,
+  ],
+  exports: [WorkflowClient, KagziHealthIndicator, KagziWorker],
+})
+export class KagziModule extends ConfigurableModuleClass {}

@@ -1,0 +1,84 @@
+import { Logger } from '@nestjs/common';
+import type { Pool, QueryResultRow } from 'pg';
+import { DataSource } from 'typeorm';
+import { KAGZI_MIGRATIONS } from '../../../../migrations';
+import { ResolvedKagziOptions } from '../common/resolve-options';
+import { EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.launcher';
+
+/**
+ * The process's connection to Kagzi's PostgreSQL: a TypeORM DataSource (migrations, pool) and,
+ * in embedded mode, the server it started. Hot-path SQL goes straight to the DataSource's pg pool
+ * as named prepared statements: one round trip, no query-runner bookkeeping.
+ */
+export class KagziDatabase {
+  private static readonly logger = new Logger('Kagzi');
+  private closed = false;
+
+  private constructor(
+    readonly dataSource: DataSource,
+    readonly schema: string,
+    readonly url: string,
+    private readonly embedded?: EmbeddedPostgresHandle,
+  ) {}
+
+  static async open(options: ResolvedKagziOptions): Promise<KagziDatabase> {
+    let embedded: EmbeddedPostgresHandle | undefined;
+    let url: string;
+    if (options.database.kind === 'url') {
+      url = options.database.url;
+    } else {
+      const started = Date.now();
+      embedded = await startEmbeddedPostgres({
+        dataDir: options.database.dataDir,
+        port: options.database.port,
+        log: (line) => KagziDatabase.logger.warn(`embedded PostgreSQL: ${line}`),
+      });
+      url = embedded.url;
+      KagziDatabase.logger.log(`Embedded PostgreSQL ready on port ${embedded.port} (data in ${embedded.dataDir}, ${Date.now() - started} ms)`);
+    }
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url,
+      schema: options.schema,
+      migrations: KAGZI_MIGRATIONS,
+      migrationsTableName: 'kagzi_migrations',
+      migrationsTransactionMode: 'each',
+      extra: { max: options.worker ? Math.max(10, Math.min(options.worker.concurrency + 4, 50)) : 10 },
+    });
+    try {
+      await dataSource.initialize();
+      if (options.migrationsRun) {
+        // TypeORM creates its migrations table in the DataSource's schema, so the schema must exist first.
+        await dataSource.query(`create schema if not exists "${options.schema}"`);
+        await dataSource.runMigrations({ transaction: 'each' });
+      }
+    } catch (err: unknown) {
+      if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+      await embedded?.stop().catch(() => undefined);
+      throw err;
+    }
+    return new KagziDatabase(dataSource, options.schema, url, embedded);
+  }
+
+  get pool(): Pool {
+    return (this.dataSource.driver as unknown as { master: Pool }).master;
+  }
+
+  /** Runs one statement as a named prepared statement (parsed once per connection). */
+  async query<R extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    const result = await this.pool.query<R>({ name: `${this.schema}_${name}`, text, values });
+    return result.rows;
+  }
+
+  /** Nest lifecycle: runs after every worker has drained (beforeApplicationShutdown). */
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await this.embedded?.stop();
+  }
+}

@@ -1,0 +1,70 @@
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { PayloadSerializer } from '../execution/payload.serializer';
+import { RunDetails, RunSummary, StepDetails } from '../interfaces/run.interface';
+import { RunRow, StepRow } from './run.rows';
+
+/** The one place rows become camelCase domain objects. */
+export function toRunSummary(row: RunRow): RunSummary {
+  const summary: RunSummary = {
+    runId: row.id,
+    workflowName: row.workflow_name,
+    version: row.workflow_version,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.idempotency_key !== null) summary.idempotencyKey = row.idempotency_key;
+  if (row.completed_at !== null) summary.completedAt = row.completed_at;
+  return summary;
+}
+
+export function toRunDetails(run: RunRow, steps: StepRow[], serializer: PayloadSerializer): RunDetails {
+  const details: RunDetails = {
+    runId: run.id,
+    workflowName: run.workflow_name,
+    version: run.workflow_version,
+    status: run.status,
+    input: serializer.decode(run.input),
+    createdAt: run.created_at,
+    updatedAt: run.updated_at,
+    steps: steps.map((s) => toStepDetails(s, serializer)),
+  };
+  if (run.output !== null && run.output !== undefined) details.output = serializer.decode(run.output);
+  if (run.error) details.error = run.error;
+  if (run.completed_at !== null) details.completedAt = run.completed_at;
+  return details;
+}
+
+function toStepDetails(row: StepRow, serializer: PayloadSerializer): StepDetails {
+  const step: StepDetails = {
+    key: row.step_key,
+    name: row.step_name,
+    status: row.status,
+    attempts: [
+      {
+        attempt: row.error?.attempt ?? 1,
+        startedAt: row.started_at,
+        ...(row.completed_at ? { finishedAt: row.completed_at } : {}),
+        ...(row.error ? { error: row.error } : {}),
+      },
+    ],
+  };
+  if (row.output !== null) step.output = serializer.decode(row.output);
+  if (row.error) step.error = row.error;
+  return step;
+}
+
+/** Keyset cursor over (created_at, id); microseconds matter, so the timestamp travels as text. */
+export function encodeCursor(row: RunRow): string {
+  return Buffer.from(JSON.stringify([row.cursor_at ?? row.created_at.toISOString(), row.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    if (typeof createdAt !== 'string' || typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error('bad cursor');
+    return { createdAt, id };
+  } catch {
+    throw new InvalidOptionsError('listRuns(): cursor is not one returned by listRuns; pass nextCursor unchanged');
+  }
+}

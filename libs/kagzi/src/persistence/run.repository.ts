@@ -1,0 +1,175 @@
+import { SerializedStepError } from '../errors/step.error';
+import { StoredPayload } from '../execution/payload.serializer';
+import { RunStatus } from '../interfaces/run.interface';
+import { KagziDatabase } from './kagzi-database';
+import { cancelRunSql } from './sql/cancel-run.sql';
+import { claimRunsSql } from './sql/claim-runs.sql';
+import { commitStepSql } from './sql/commit-step.sql';
+import { countRunsSql } from './sql/count-runs.sql';
+import { extendLeasesSql } from './sql/extend-leases.sql';
+import { findRunByKeySql } from './sql/find-run-by-key.sql';
+import { findStepSql } from './sql/find-step.sql';
+import { findVersionsSql } from './sql/find-versions.sql';
+import { finishRunSql } from './sql/finish-run.sql';
+import { getRunOutcomeSql } from './sql/get-run-outcome.sql';
+import { getRunStepsSql } from './sql/get-run-steps.sql';
+import { getRunSql } from './sql/get-run.sql';
+import { insertRunSql } from './sql/insert-run.sql';
+import { listRunsSql } from './sql/list-runs.sql';
+import { loadStepsSql } from './sql/load-steps.sql';
+import { nextDueSql } from './sql/next-due.sql';
+import { registerVersionsSql } from './sql/register-versions.sql';
+import { releaseRunsSql } from './sql/release-runs.sql';
+import { suspendRunSql } from './sql/suspend-run.sql';
+import { ClaimedRunRow, RunOutcomeRow, RunRow, StepRow, StoredStepRow } from './run.rows';
+
+/** Who holds a run: every write for a claimed run carries this and is refused if it is stale. */
+export interface Lease {
+  runId: string;
+  owner: string;
+  epoch: number;
+}
+
+export interface ServedPairs {
+  names: string[];
+  versions: number[];
+}
+
+export type StepCommitOutcome = { kind: 'committed' } | { kind: 'exists'; step: StoredStepRow } | { kind: 'lost' };
+
+/** Every statement Kagzi runs against its tables, with the schema bound once. */
+export class RunRepository {
+  private readonly sql: Record<
+    | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun' | 'suspendRun'
+    | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRun' | 'getRunSteps' | 'listRuns' | 'countRuns'
+    | 'nextDue' | 'registerVersions' | 'findVersions',
+    string
+  >;
+
+  constructor(private readonly db: KagziDatabase) {
+    const s = db.schema;
+    this.sql = {
+      insertRun: insertRunSql(s), findRunByKey: findRunByKeySql(s), claimRuns: claimRunsSql(s), loadSteps: loadStepsSql(s),
+      commitStep: commitStepSql(s), findStep: findStepSql(s), finishRun: finishRunSql(s), suspendRun: suspendRunSql(s),
+      extendLeases: extendLeasesSql(s), releaseRuns: releaseRunsSql(s), cancelRun: cancelRunSql(s),
+      getRunOutcome: getRunOutcomeSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), listRuns: listRunsSql(s),
+      countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), findVersions: findVersionsSql(s),
+    };
+  }
+
+  /** False once the DataSource was closed (the app is shutting down). */
+  isOpen(): boolean {
+    return this.db.dataSource.isInitialized;
+  }
+
+  private run<R extends object>(name: keyof RunRepository['sql'], values: unknown[]): Promise<R[]> {
+    return this.db.query<R & Record<string, unknown>>(name, this.sql[name], values);
+  }
+
+  /** Returns false when the idempotency key was already used (nothing inserted). */
+  async insertRun(run: { id: string; name: string; version: number; input: string; idempotencyKey?: string; delayMs: number }): Promise<boolean> {
+    const rows = await this.run('insertRun', [run.id, run.name, run.version, run.input, run.idempotencyKey ?? null, run.delayMs]);
+    return rows.length === 1;
+  }
+
+  async findRunIdByKey(name: string, idempotencyKey: string): Promise<string | undefined> {
+    const rows = await this.run<{ id: string }>('findRunByKey', [name, idempotencyKey]);
+    return rows[0]?.id;
+  }
+
+  claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number): Promise<ClaimedRunRow[]> {
+    return this.run<ClaimedRunRow>('claimRuns', [owner, served.names, served.versions, limit, leaseMs]);
+  }
+
+  loadSteps(runId: string): Promise<StoredStepRow[]> {
+    return this.run<StoredStepRow>('loadSteps', [runId]);
+  }
+
+  async commitStep(
+    lease: Lease,
+    step: { key: string; name: string; status: 'COMPLETED' | 'FAILED'; argsHash: string; output: string | null; error: SerializedStepError | null; startedAt: Date },
+  ): Promise<StepCommitOutcome> {
+    const rows = await this.run('commitStep', [
+      lease.runId, lease.owner, lease.epoch, step.key, step.name, 'STEP', step.status, step.argsHash, step.output,
+      step.error === null ? null : JSON.stringify(step.error), step.startedAt,
+    ]);
+    if (rows.length === 1) return { kind: 'committed' };
+    const [found] = await this.run<StoredStepRow & { lease_owner: string | null; lease_epoch: number; run_status: RunStatus }>('findStep', [lease.runId, step.key]);
+    const stillOwner = found && found.lease_owner === lease.owner && found.lease_epoch === lease.epoch && found.run_status === 'RUNNING';
+    if (stillOwner && found.step_key !== null) return { kind: 'exists', step: found };
+    return { kind: 'lost' };
+  }
+
+  /** Returns false when the lease was lost (nothing written). */
+  async finishRun(lease: Lease, status: 'COMPLETED' | 'FAILED', output: string | null, error: SerializedStepError | null): Promise<boolean> {
+    const rows = await this.run('finishRun', [lease.runId, lease.owner, lease.epoch, status, output, error === null ? null : JSON.stringify(error)]);
+    return rows.length === 1;
+  }
+
+  /** Returns false when the lease was lost (nothing written). */
+  async suspendRun(lease: Lease, key: string, wakeAtPayload: string, wakeAt: Date, recordStep: boolean): Promise<boolean> {
+    const rows = await this.run('suspendRun', [lease.runId, lease.owner, lease.epoch, key, wakeAtPayload, wakeAt, recordStep]);
+    return rows.length === 1;
+  }
+
+  /** Returns the ids whose leases were extended; the others are lost. */
+  async extendLeases(owner: string, held: Lease[], leaseMs: number): Promise<Set<string>> {
+    if (held.length === 0) return new Set();
+    const rows = await this.run<{ id: string }>('extendLeases', [owner, held.map((l) => l.runId), held.map((l) => l.epoch), leaseMs]);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async releaseRuns(owner: string, held: Lease[]): Promise<string[]> {
+    if (held.length === 0) return [];
+    const rows = await this.run<{ id: string }>('releaseRuns', [owner, held.map((l) => l.runId), held.map((l) => l.epoch)]);
+    return rows.map((r) => r.id);
+  }
+
+  /** Returns false when the run was already finished (or does not exist). */
+  async cancelRun(runId: string, error: SerializedStepError): Promise<boolean> {
+    const rows = await this.run('cancelRun', [runId, JSON.stringify(error)]);
+    return rows.length === 1;
+  }
+
+  async getRunOutcome(runId: string): Promise<RunOutcomeRow | undefined> {
+    const rows = await this.run<RunOutcomeRow>('getRunOutcome', [runId]);
+    return rows[0];
+  }
+
+  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[] } | undefined> {
+    const [runs, steps] = await Promise.all([this.run<RunRow>('getRun', [runId]), this.run<StepRow>('getRunSteps', [runId])]);
+    return runs[0] ? { run: runs[0], steps } : undefined;
+  }
+
+  listRuns(filter: {
+    name?: string; version?: number; statuses?: RunStatus[]; createdAfter?: Date; createdBefore?: Date;
+    cursor?: { createdAt: string; id: string }; limit: number;
+  }): Promise<RunRow[]> {
+    return this.run<RunRow>('listRuns', [
+      filter.name ?? null, filter.version ?? null, filter.statuses ?? null, filter.createdAfter ?? null, filter.createdBefore ?? null,
+      filter.cursor?.createdAt ?? null, filter.cursor?.id ?? null, filter.limit,
+    ]);
+  }
+
+  async countRuns(filter: { name?: string; version?: number; statuses?: RunStatus[] }): Promise<number> {
+    const rows = await this.run<{ count: number }>('countRuns', [filter.name ?? null, filter.version ?? null, filter.statuses ?? null]);
+    return rows[0].count;
+  }
+
+  /** Milliseconds until the next served run is due (negative: overdue), or undefined when none is waiting. */
+  async nextDueInMs(served: ServedPairs): Promise<number | undefined> {
+    const rows = await this.run<{ due_in_ms: string | number | null }>('nextDue', [served.names, served.versions]);
+    const value = rows[0]?.due_in_ms;
+    return value === null || value === undefined ? undefined : Number(value);
+  }
+
+  async registerVersions(served: ServedPairs): Promise<void> {
+    if (served.names.length > 0) await this.run('registerVersions', [served.names, served.versions]);
+  }
+
+  async findVersions(name: string): Promise<number[]> {
+    const rows = await this.run<{ version: number }>('findVersions', [name]);
+    return rows.map((r) => r.version);
+  }
+}
+

@@ -1,0 +1,54 @@
+import { SerializedStepError } from '../errors/step.error';
+import { StoredPayload } from '../execution/payload.serializer';
+import { RunStatus } from '../interfaces/run.interface';
+
+/** Row shapes as the pg driver returns them (snake_case; json parsed; timestamps as Date). */
+export interface ClaimedRunRow {
+  id: string;
+  workflow_name: string;
+  workflow_version: number;
+  input: StoredPayload | null;
+  lease_epoch: number;
+}
+
+export interface StoredStepRow {
+  step_key: string;
+  step_name: string;
+  kind: 'STEP' | 'SLEEP';
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+  args_hash: string | null;
+  output: StoredPayload | null;
+  error: SerializedStepError | null;
+}
+
+export interface RunOutcomeRow {
+  status: RunStatus;
+  output: StoredPayload | null;
+  error: SerializedStepError | null;
+}
+
+export interface RunRow {
+  id: string;
+  workflow_name: string;
+  workflow_version: number;
+  status: RunStatus;
+  input?: StoredPayload | null;
+  output?: StoredPayload | null;
+  error?: SerializedStepError | null;
+  idempotency_key: string | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+  cursor_at?: string;
+}
+
+export interface StepRow {
+  step_key: string;
+  step_name: string;
+  kind: 'STEP' | 'SLEEP';
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+  output: StoredPayload | null;
+  error: SerializedStepError | null;
+  started_at: Date;
+  completed_at: Date | null;
+}

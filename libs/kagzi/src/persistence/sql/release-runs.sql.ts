@@ -1,0 +1,13 @@
+/**
+ * Hand runs back on shutdown: due now, lease cleared, so another worker resumes them at once
+ * instead of waiting for the lease to expire. $1 owner, $2 run ids, $3 epochs
+ */
+export const releaseRunsSql = (s: string): string => `
+with released as (
+  update "${s}".workflow_runs r
+  set status = 'PENDING', due_at = now(), lease_owner = null, updated_at = now()
+  from unnest($2::uuid[], $3::int[]) as held(id, epoch)
+  where r.id = held.id and r.lease_epoch = held.epoch and r.lease_owner = $1::text and r.status = 'RUNNING'
+  returning r.id, r.workflow_name
+)
+select id, pg_notify('${s}.wakeup', workflow_name) is null as notified from released`;

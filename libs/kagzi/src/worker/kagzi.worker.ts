@@ -1,0 +1,225 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ResolvedKagziOptions, ResolvedWorkerOptions } from '../common/resolve-options';
+import { WorkflowRegistry } from '../discovery/workflow.registry';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { RunExecution } from '../execution/run-execution';
+import { WorkflowRunner } from '../execution/workflow.runner';
+import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
+import { NotificationListener } from '../persistence/notification.listener';
+import { ClaimedRunRow } from '../persistence/run.rows';
+import { RunRepository, ServedPairs } from '../persistence/run.repository';
+import { WakeableDelay } from './wakeable-delay';
+
+export type WorkerState = 'CREATED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
+
+/**
+ * Claims due runs and executes them, at most `concurrency` at once. NOTIFY wakes it when work
+ * arrives; otherwise it sleeps until the next due time or the poll interval, whichever is sooner.
+ * Starts on application bootstrap, drains in beforeApplicationShutdown; installs no signal handlers.
+ */
+@Injectable()
+export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Kagzi');
+  private readonly options: ResolvedWorkerOptions | false;
+  private currentState: WorkerState = 'CREATED';
+  private readonly executions = new Map<string, RunExecution>();
+  private readonly finishing = new Set<Promise<void>>();
+  private inFlight = 0;
+  private readonly delay = new WakeableDelay();
+  private loopDone?: Promise<void>;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private readonly wakeTimers = new Set<NodeJS.Timeout>();
+  private served: ServedPairs = { names: [], versions: [] };
+  private unsubscribe: Array<() => void> = [];
+  private lastPollAt?: Date;
+  private lastHeartbeatAt?: Date;
+  private readyResolve!: () => void;
+  /** Resolves once the worker is registered and polling. */
+  readonly ready = new Promise<void>((resolve) => (this.readyResolve = resolve));
+
+  constructor(
+    @Inject(KAGZI_RESOLVED_OPTIONS) options: ResolvedKagziOptions,
+    private readonly registry: WorkflowRegistry,
+    private readonly repository: RunRepository,
+    private readonly notifications: NotificationListener,
+    private readonly runner: WorkflowRunner,
+  ) {
+    this.options = options.worker;
+  }
+
+  get state(): WorkerState {
+    return this.currentState;
+  }
+
+  get name(): string | undefined {
+    return this.options ? this.options.name : undefined;
+  }
+
+  /** Facts for health checks and `listWorkers`. */
+  snapshot(): { state: WorkerState; activeRuns: number; concurrency: number; lastPollAt?: Date; lastHeartbeatAt?: Date; served: ServedPairs } {
+    return {
+      state: this.currentState,
+      activeRuns: this.inFlight,
+      concurrency: this.options ? this.options.concurrency : 0,
+      lastPollAt: this.lastPollAt,
+      lastHeartbeatAt: this.lastHeartbeatAt,
+      served: this.served,
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const options = this.options;
+    if (!options) {
+      this.readyResolve();
+      return;
+    }
+    this.served = this.servedPairs(options);
+    await this.repository.registerVersions(this.served);
+    this.unsubscribe.push(
+      this.notifications.onWakeup(() => this.delay.wake()),
+      // A run this worker holds finished elsewhere: it was cancelled. Stop it here too.
+      this.notifications.onAnyFinished((runId) => this.executions.get(runId)?.abort('the run was cancelled')),
+    );
+    this.currentState = 'RUNNING';
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), options.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+    this.loopDone = this.loop(options);
+    const pairs = this.served.names.map((n, i) => `${n}@v${this.served.versions[i]}`).join(', ') || 'none';
+    this.logger.log(`Worker ${options.name} started (concurrency ${options.concurrency}, serving ${pairs})`);
+    this.readyResolve();
+  }
+
+  /** Drain: stop claiming, let in-flight runs finish up to shutdownTimeout, then hand the rest back. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const options = this.options;
+    if (!options || this.currentState !== 'RUNNING') return;
+    this.currentState = 'DRAINING';
+    this.logger.log(`Worker ${options.name} draining: ${this.inFlight} run(s) in flight, up to ${options.shutdownTimeoutMs} ms`);
+    this.delay.wake();
+    await this.loopDone;
+    const allDone = Promise.all([...this.finishing]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      allDone.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), options.shutdownTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) await this.handBack(options);
+    this.stopTimers();
+    this.currentState = 'STOPPED';
+    this.logger.log(`Worker ${options.name} stopped`);
+  }
+
+  private async handBack(options: ResolvedWorkerOptions): Promise<void> {
+    const held = [...this.executions.values()];
+    for (const execution of held) execution.abort('the worker is shutting down');
+    try {
+      const released = await this.repository.releaseRuns(options.name, held.map((e) => e.lease));
+      this.logger.warn(`Worker ${options.name}: drain timed out; handed back ${released.length} run(s) for another worker`);
+    } catch (err: unknown) {
+      this.logger.error(`Worker ${options.name}: could not hand back runs (they resume when their leases expire): ${String(err)}`);
+    }
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.heartbeatTimer);
+    for (const t of this.wakeTimers) clearTimeout(t);
+    this.wakeTimers.clear();
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+  }
+
+  private async loop(options: ResolvedWorkerOptions): Promise<void> {
+    while (this.currentState === 'RUNNING') {
+      const free = options.concurrency - this.inFlight;
+      let idleMs = options.pollIntervalMs;
+      // Wakes that arrived before this point are answered by this iteration's claim.
+      this.delay.clearPending();
+      if (free > 0) {
+        try {
+          const claimed = await this.repository.claimRuns(options.name, this.served, free, options.leaseDurationMs);
+          this.lastPollAt = new Date();
+          for (const row of claimed) this.launch(row);
+          if (claimed.length === free) continue;
+          if (!this.delay.pending) {
+            const dueIn = await this.repository.nextDueInMs(this.served);
+            if (dueIn !== undefined) idleMs = Math.min(idleMs, Math.max(0, Math.ceil(dueIn)));
+          }
+        } catch (err: unknown) {
+          if (this.currentState !== 'RUNNING') break;
+          this.logger.error(`Worker ${options.name}: claiming failed, retrying in ${options.pollIntervalMs} ms: ${String(err)}`);
+        }
+      }
+      if (this.currentState !== 'RUNNING') break;
+      await this.delay.wait(idleMs);
+    }
+  }
+
+  private launch(row: ClaimedRunRow): void {
+    this.inFlight++;
+    const finished = (async () => {
+      const { execution, done } = await this.runner.start(row, this.options ? this.options.name : '');
+      this.executions.set(row.id, execution);
+      try {
+        const end = await done;
+        if (end !== 'finished' && end.kind === 'suspended') this.wakeAt(end.wakeAt);
+      } finally {
+        if (this.executions.get(row.id) === execution) this.executions.delete(row.id);
+      }
+    })()
+      .catch((err: unknown) => this.logger.error(`Run ${row.id}: execution failed unexpectedly: ${String(err)}`))
+      .finally(() => {
+        this.inFlight--;
+        this.finishing.delete(finished);
+        this.delay.wake();
+      });
+    this.finishing.add(finished);
+  }
+
+  /** A run this worker put to sleep: wake the loop when it is due rather than at the next poll. */
+  private wakeAt(when: Date): void {
+    const timer = setTimeout(() => {
+      this.wakeTimers.delete(timer);
+      this.delay.wake();
+    }, Math.max(0, when.getTime() - Date.now()));
+    timer.unref();
+    this.wakeTimers.add(timer);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const options = this.options;
+    if (!options || this.executions.size === 0) {
+      this.lastHeartbeatAt = new Date();
+      return;
+    }
+    const held = [...this.executions.values()];
+    try {
+      const extended = await this.repository.extendLeases(options.name, held.map((e) => e.lease), options.leaseDurationMs);
+      this.lastHeartbeatAt = new Date();
+      for (const execution of held) {
+        if (!extended.has(execution.runId) && this.executions.get(execution.runId) === execution) {
+          execution.abort('its lease could not be renewed (cancelled, or claimed by another worker)');
+        }
+      }
+    } catch (err: unknown) {
+      const since = Date.now() - (this.lastHeartbeatAt?.getTime() ?? 0);
+      this.logger.warn(`Worker ${options.name}: heartbeat failed (${String(err)}); retrying in ${options.heartbeatIntervalMs} ms`);
+      // Leases are about to expire and another worker may take the runs: stop them here first.
+      if (since + options.heartbeatIntervalMs >= options.leaseDurationMs) {
+        for (const execution of held) execution.abort('leases could not be renewed before expiry');
+      }
+    }
+  }
+
+  private servedPairs(options: ResolvedWorkerOptions): ServedPairs {
+    const all = this.registry.all();
+    if (options.workflows) {
+      const unknown = options.workflows.filter((name) => !all.some((w) => w.name === name));
+      if (unknown.length > 0) {
+        throw new InvalidOptionsError(`worker.workflows names workflows that no @Workflow class in this app registers: ${unknown.join(', ')}`);
+      }
+    }
+    const served = options.workflows ? all.filter((w) => options.workflows?.includes(w.name)) : all;
+    return { names: served.map((w) => w.name), versions: served.map((w) => w.version) };
+  }
+}
