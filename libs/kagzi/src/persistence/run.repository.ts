@@ -1,5 +1,4 @@
 import { SerializedStepError } from '../errors/step.error';
-import { StoredPayload } from '../execution/payload.serializer';
 import { RunStatus } from '../interfaces/run.interface';
 import { KagziDatabase } from './kagzi-database';
 import { cancelRunSql } from './sql/cancel-run.sql';

@@ -22,13 +22,12 @@ export class WakeableDelay {
   wait(ms: number): Promise<void> {
     if (this.woken) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        if (self.resolveCurrent === done) self.resolveCurrent = undefined;
+        if (this.resolveCurrent === done) this.resolveCurrent = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.resolveCurrent = done;
     });
   }
