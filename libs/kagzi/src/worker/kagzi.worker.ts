@@ -141,7 +141,9 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
           this.lastPollAt = new Date();
           for (const row of claimed) this.launch(row);
           if (claimed.length === free) continue;
-          if (!this.delay.pending) {
+          // Nothing else is due now. Only when the claim came back empty is it worth asking when
+          // the next run is due: a run that was just claimed does not need this worker to poll for it.
+          if (claimed.length === 0 && !this.delay.pending) {
             const dueIn = await this.repository.nextDueInMs(this.served);
             if (dueIn !== undefined) idleMs = Math.min(idleMs, Math.max(0, Math.ceil(dueIn)));
           }
@@ -169,9 +171,11 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     })()
       .catch((err: unknown) => this.logger.error(`Run ${row.id}: execution failed unexpectedly: ${String(err)}`))
       .finally(() => {
+        // A full worker may have left due runs unclaimed: a freed slot is a reason to claim again.
+        const wasFull = this.options !== false && this.inFlight >= this.options.concurrency;
         this.inFlight--;
         this.finishing.delete(finished);
-        this.delay.wake();
+        if (wasFull) this.delay.wake();
       });
     this.finishing.add(finished);
   }
