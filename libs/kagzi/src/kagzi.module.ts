@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { WorkflowClient } from './client/workflow.client';
@@ -11,7 +11,7 @@ import { WorkflowRunner } from './execution/workflow.runner';
 import { KagziHealthIndicator } from './health/kagzi.health';
 import { KagziModuleOptions } from './interfaces/kagzi-options.interface';
 import { KAGZI_RESOLVED_OPTIONS } from './kagzi.constants';
-import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './kagzi.module-definition';
+import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE } from './kagzi.module-definition';
 import { KagziDatabase } from './persistence/kagzi-database';
 import { NotificationListener } from './persistence/notification.listener';
 import { RunRepository } from './persistence/run.repository';
@@ -51,4 +51,9 @@ import { KagziWorker } from './worker/kagzi.worker';
   ],
   exports: [WorkflowClient, KagziHealthIndicator, KagziWorker],
 })
-export class KagziModule extends ConfigurableModuleClass {}
+export class KagziModule extends ConfigurableModuleClass {
+  /** Options are optional: with none, Kagzi uses DATABASE_URL or an embedded PostgreSQL. */
+  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+}

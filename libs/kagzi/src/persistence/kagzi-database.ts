@@ -78,7 +78,30 @@ export class KagziDatabase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const pool = this.pool;
+    const open = pool.totalCount;
+    // pg-pool's end() resolves before its sockets have closed; stopping an embedded server then
+    // makes it log FATAL "terminating connection" for each one. Wait for them (briefly) first.
+    const disconnected = this.embedded ? waitForRemovals(pool, open, 2_000) : Promise.resolve();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await disconnected;
     await this.embedded?.stop();
   }
+}
+
+function waitForRemovals(pool: Pool, count: number, timeoutMs: number): Promise<void> {
+  if (count === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    let removed = 0;
+    const timer = setTimeout(finish, timeoutMs);
+    function onRemove(): void {
+      if (++removed >= count) finish();
+    }
+    function finish(): void {
+      clearTimeout(timer);
+      pool.off('remove', onRemove);
+      resolve();
+    }
+    pool.on('remove', onRemove);
+  });
 }

@@ -1,0 +1,55 @@
+import { WorkflowClient, WorkflowFailedError } from '@kagzi/nestjs';
+import { performance } from 'node:perf_hooks';
+import { OrderInput, OrderResult } from '../orders/order.types';
+import { OrderWorkflow } from '../orders/order.workflow';
+
+export interface OrderOutcome {
+  orderId: string;
+  runId?: string;
+  status: 'COMPLETED' | 'FAILED' | 'ERROR';
+  /** From `start()` to the settled result, as the caller sees it (includes the 300 ms warehouse wait). */
+  latencyMs: number;
+  shipmentId?: string;
+  detail?: string;
+  /** False for anything the demo did not plan for: the demo then exits 1. */
+  expected: boolean;
+}
+
+export interface BatchOptions {
+  /** Every result is awaited until this moment (performance.now() clock) at the latest. */
+  deadline: number;
+  /** A failed run that is part of the scenario (e.g. the simulated payment outage). */
+  isExpectedFailure(error: WorkflowFailedError): boolean;
+  onSettled(outcome: OrderOutcome): void;
+}
+
+/** Starts every order at once (idempotency key = order id) and awaits each run's result. */
+export function runOrderBatch(client: WorkflowClient, orders: readonly OrderInput[], options: BatchOptions): Promise<OrderOutcome[]> {
+  return Promise.all(
+    orders.map(async (order) => {
+      const outcome = await runOrder(client, order, options);
+      options.onSettled(outcome);
+      return outcome;
+    }),
+  );
+}
+
+async function runOrder(client: WorkflowClient, order: OrderInput, options: BatchOptions): Promise<OrderOutcome> {
+  const started = performance.now();
+  const base = { orderId: order.orderId };
+  let runId: string | undefined;
+  try {
+    const handle = await client.start<OrderInput, OrderResult>(OrderWorkflow, order, { idempotencyKey: order.orderId });
+    runId = handle.runId;
+    const result = await handle.result({ timeout: Math.max(1, Math.round(options.deadline - performance.now())) });
+    return { ...base, runId, status: 'COMPLETED', latencyMs: performance.now() - started, shipmentId: result.shipmentId, expected: true };
+  } catch (err: unknown) {
+    const latencyMs = performance.now() - started;
+    if (err instanceof WorkflowFailedError) {
+      const detail = `${err.error.code ?? err.error.kind}: ${err.error.message}`;
+      return { ...base, runId, status: 'FAILED', latencyMs, detail, expected: options.isExpectedFailure(err) };
+    }
+    const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return { ...base, runId, status: 'ERROR', latencyMs, detail, expected: false };
+  }
+}
