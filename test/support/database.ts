@@ -20,8 +20,9 @@ export function adminUrl(): string {
 /** Creates an empty database of its own (cloned from kagzi_test_template) for one spec file. */
 export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'db';
-  const name = `kagzi_test_${slug}_${randomBytes(4).toString('hex')}`; // <= 63 bytes, PostgreSQL's limit
-  await withAdmin((client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE kagzi_test_template`));
+  const run = process.env.KAGZI_TEST_RUN ?? 'r0';
+  const name = `kagzi_test_${run}_${slug.slice(0, 30)}_${randomBytes(4).toString('hex')}`; // <= 63 bytes, PostgreSQL's limit
+  await withAdmin((client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(`kagzi_test_${run}_template`)}`));
   const url = new URL(adminUrl());
   url.pathname = `/${name}`;
   let dropping: Promise<void> | undefined;

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 const LOCAL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const TEMPLATE = 'kagzi_test_template';
+// Each jest run has its own prefix, so two runs on one server never drop each other's databases.
+const RUN = `r${process.pid}`;
+const TEMPLATE = `kagzi_test_${RUN}_template`;
 
 export default async function globalSetup(_globalConfig, projectConfig) {
   const started = Date.now();
@@ -27,6 +29,7 @@ export default async function globalSetup(_globalConfig, projectConfig) {
     throw new Error(`Test PostgreSQL (${source}) could not be prepared: ${e instanceof Error ? e.message : e}`, { cause: e });
   }
   process.env.KAGZI_TEST_ADMIN_URL = adminUrl; // inherited by the jest workers, which start after this
+  process.env.KAGZI_TEST_RUN = RUN;
   if (process.env.KAGZI_TEST_VERBOSE) console.log(`\nTest PostgreSQL: ${source} (${Date.now() - started} ms)`);
 }
 
@@ -83,6 +86,15 @@ function startEmbeddedChild(rootDir) {
   });
 }
 
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
 /** Drops test databases left by earlier runs and (re)creates the empty template the per-file ones clone. */
 async function resetTestDatabases(adminUrl) {
   const client = new pg.Client({ connectionString: adminUrl });
@@ -90,6 +102,8 @@ async function resetTestDatabases(adminUrl) {
   try {
     const { rows } = await client.query(String.raw`SELECT datname FROM pg_database WHERE datname LIKE 'kagzi\_test\_%'`);
     for (const { datname } of rows) {
+      const owner = /^kagzi_test_r(\d+)_/.exec(datname);
+      if (owner && isAlive(Number(owner[1]))) continue; // another jest run, still going
       await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [datname]);
       await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(datname)}`);
     }

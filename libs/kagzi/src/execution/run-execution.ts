@@ -114,7 +114,7 @@ export class RunExecution {
       wakeAt = new Date(Date.now() + ms);
     }
     const payload = this.deps.serializer.encode(wakeAt, 'sleep wake-up time').text;
-    const parked = await this.deps.repository.suspendRun(this.lease, key, payload, wakeAt, !recorded);
+    const parked = await this.write('recording a sleep', () => this.deps.repository.suspendRun(this.lease, key, payload, wakeAt, !recorded));
     if (!parked) this.loseLease('the run was cancelled or claimed by another worker before it could sleep');
     this.finish({ kind: 'suspended', wakeAt });
     // Never settles: the run resumes by replay in whichever worker claims it after wakeAt.
@@ -142,21 +142,37 @@ export class RunExecution {
     startedAt: Date,
     result: { status: 'COMPLETED'; text: string } | { status: 'FAILED'; error: StepError },
   ): Promise<T> {
-    const outcome = await this.deps.repository.commitStep(this.lease, {
-      key,
-      name,
-      status: result.status,
-      argsHash,
-      output: result.status === 'COMPLETED' ? result.text : null,
-      error: result.status === 'FAILED' ? serializeStepError(result.error) : null,
-      startedAt,
-    });
+    const outcome = await this.write(`recording step "${name}" (${key})`, () =>
+      this.deps.repository.commitStep(this.lease, {
+        key,
+        name,
+        status: result.status,
+        argsHash,
+        output: result.status === 'COMPLETED' ? result.text : null,
+        error: result.status === 'FAILED' ? serializeStepError(result.error) : null,
+        startedAt,
+      }),
+    );
     if (outcome.kind === 'lost') this.loseLease(`its commit of step "${name}" (${key}) was refused`);
     this.throwIfStopped();
     if (outcome.kind === 'exists') return this.replay<T>(key, name, argsHash, outcome.step);
     if (result.status === 'FAILED') throw result.error;
     // Hand back the stored form, not the live object, so the first run sees exactly what a replay will.
     return this.deps.serializer.decode<T>(JSON.parse(result.text));
+  }
+
+  /**
+   * A database error while writing is not the workflow's failure: stop the run here without
+   * recording anything, and let its lease expire so a worker resumes it from the last commit.
+   */
+  private async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err: unknown) {
+      this.deps.logger.error(`Run ${this.runId}: database error while ${what}; stopping it here, it resumes when its lease expires: ${String(err)}`);
+      this.finish({ kind: 'lost', reason: `database error while ${what}` });
+      throw new LeaseLostError(`Run ${this.runId} stopped: database error while ${what}`, { cause: err });
+    }
   }
 
   private failNonDeterministic(key: string, name: string, what: string): never {
