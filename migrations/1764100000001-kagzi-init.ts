@@ -33,7 +33,15 @@ export class KagziInit1764100000001 implements MigrationInterface {
     // The claim query walks this index in due order; terminal runs (due_at null) are not in it.
     await queryRunner.query(`create index workflow_runs_due on "${s}".workflow_runs (due_at) where due_at is not null`);
     await queryRunner.query(`create index workflow_runs_created on "${s}".workflow_runs (created_at desc, id desc)`);
-    await queryRunner.query(`create index workflow_runs_name_status on "${s}".workflow_runs (workflow_name, workflow_version, status)`);
+    // Live runs only: counting or draining in-flight runs of a version stays cheap however long the
+    // history grows, and the claim can never pick an index that walks finished runs.
+    await queryRunner.query(
+      `create index workflow_runs_live_by_name on "${s}".workflow_runs (workflow_name, workflow_version, status) where due_at is not null`,
+    );
+    // A queue table churns: analyze it early so the planner keeps using the due index.
+    await queryRunner.query(
+      `alter table "${s}".workflow_runs set (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)`,
+    );
     await queryRunner.query(`
       create table "${s}".step_runs (
         id bigint generated always as identity primary key,

@@ -21,5 +21,6 @@ export { UnserializableValueError } from './errors/unserializable-value.error';
 export { ResultTimeoutError } from './errors/result-timeout.error';
 export { LeaseLostError } from './errors/lease-lost.error';
 export { UsageError } from './errors/usage.error';
+export { ShuttingDownError } from './errors/shutting-down.error';
 export { KagziHealthIndicator } from './health/kagzi.health';
 export { KagziWorker, type WorkerState } from './worker/kagzi.worker';

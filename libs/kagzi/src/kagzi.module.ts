@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
+import { RunOutcomeWaiter } from './client/run-outcome.waiter';
 import { WorkflowClient } from './client/workflow.client';
 import { ResolvedKagziOptions, resolveKagziOptions } from './common/resolve-options';
 import { KagziExplorer } from './discovery/kagzi.explorer';
@@ -41,6 +42,12 @@ import { KagziWorker } from './worker/kagzi.worker';
       useFactory: (registry: WorkflowRegistry, repository: RunRepository, options: ResolvedKagziOptions) =>
         new WorkflowRunner(registry, repository, new PayloadSerializer(options.maxPayloadBytes), options.classifyError),
       inject: [WorkflowRegistry, RunRepository, KAGZI_RESOLVED_OPTIONS],
+    },
+    {
+      provide: RunOutcomeWaiter,
+      useFactory: (repository: RunRepository, notifications: NotificationListener, options: ResolvedKagziOptions) =>
+        new RunOutcomeWaiter(repository, notifications, options.worker ? options.worker.pollIntervalMs : 1000),
+      inject: [RunRepository, NotificationListener, KAGZI_RESOLVED_OPTIONS],
     },
     WorkflowMetadataAccessor,
     WorkflowRegistry,

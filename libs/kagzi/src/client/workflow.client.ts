@@ -15,9 +15,9 @@ import { PayloadSerializer } from '../execution/payload.serializer';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
-import { NotificationListener } from '../persistence/notification.listener';
 import { RunRepository } from '../persistence/run.repository';
 import { toRunDetails, toRunSummary, decodeCursor, encodeCursor } from '../persistence/run.mapper';
+import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { WorkflowHandle } from './workflow.handle';
 
 const startOptionsSchema = z
@@ -45,17 +45,15 @@ const listSchema = z
 @Injectable()
 export class WorkflowClient {
   private readonly serializer: PayloadSerializer;
-  private readonly pollIntervalMs: number;
 
   constructor(
     @Inject(KAGZI_RESOLVED_OPTIONS) options: ResolvedKagziOptions,
     private readonly repository: RunRepository,
-    private readonly notifications: NotificationListener,
+    private readonly waiter: RunOutcomeWaiter,
     private readonly registry: WorkflowRegistry,
     private readonly accessor: WorkflowMetadataAccessor,
   ) {
     this.serializer = new PayloadSerializer(options.maxPayloadBytes);
-    this.pollIntervalMs = options.worker ? options.worker.pollIntervalMs : 1000;
   }
 
   /**
@@ -81,9 +79,8 @@ export class WorkflowClient {
     this.assertRunId(runId);
     return new WorkflowHandle<O>(runId, {
       repository: this.repository,
-      notifications: this.notifications,
+      waiter: this.waiter,
       serializer: this.serializer,
-      pollIntervalMs: this.pollIntervalMs,
       cancel: (id, reason) => this.cancel(id, reason),
     });
   }

@@ -6,16 +6,15 @@ import { rehydrateStepError } from '../errors/step-error.serializer';
 import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 import { WorkflowFailedError } from '../errors/workflow-failed.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
-import { RunStatus, TERMINAL_STATUSES } from '../interfaces/run.interface';
-import { NotificationListener } from '../persistence/notification.listener';
+import { RunStatus } from '../interfaces/run.interface';
 import { RunRepository } from '../persistence/run.repository';
 import { RunOutcomeRow } from '../persistence/run.rows';
+import { RunOutcomeWaiter } from './run-outcome.waiter';
 
 export interface HandleDeps {
   repository: RunRepository;
-  notifications: NotificationListener;
+  waiter: RunOutcomeWaiter;
   serializer: PayloadSerializer;
-  pollIntervalMs: number;
   cancel(runId: string, reason?: string): Promise<void>;
 }
 
@@ -29,62 +28,26 @@ export class WorkflowHandle<O = unknown> {
   /**
    * Resolves with the run's output once it completes; rejects with WorkflowFailedError or
    * WorkflowCancelledError, or ResultTimeoutError after `timeout` (the run itself goes on).
-   * Woken by NOTIFY when the run finishes; polls as a fallback.
    */
-  result(options: { timeout?: Duration } = {}): Promise<O> {
+  async result(options: { timeout?: Duration } = {}): Promise<O> {
     const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'result() timeout');
-    return new Promise<O>((resolve, reject) => {
-      let settled = false;
-      let checking = false;
-      let recheck = false;
-      const timers: NodeJS.Timeout[] = [];
-      const finish = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        unsubscribe();
-        timers.forEach((t) => clearTimeout(t));
-        fn();
-      };
-      const check = async (): Promise<void> => {
-        if (checking) {
-          recheck = true;
-          return;
-        }
-        checking = true;
-        try {
-          do {
-            recheck = false;
-            const outcome = await this.deps.repository.getRunOutcome(this.runId);
-            if (!outcome) return finish(() => reject(new RunNotFoundError(`No workflow run has id ${this.runId}`)));
-            if (TERMINAL_STATUSES.includes(outcome.status)) {
-              return finish(() => {
-                try {
-                  resolve(this.toResult(outcome));
-                } catch (err: unknown) {
-                  reject(err);
-                }
-              });
-            }
-          } while (recheck && !settled);
-        } catch (err: unknown) {
-          // A database hiccup: the next notification or poll tries again.
-          if (!this.deps.repository.isOpen()) finish(() => reject(err));
-        } finally {
-          checking = false;
-        }
-      };
-      const unsubscribe = this.deps.notifications.onFinished(this.runId, () => void check());
-      const poll = (): void => {
-        timers[0] = setTimeout(() => {
-          void check().then(() => !settled && poll());
-        }, this.deps.pollIntervalMs);
-      };
-      poll();
-      if (timeoutMs !== undefined) {
-        timers.push(setTimeout(() => finish(() => reject(new ResultTimeoutError(`Run ${this.runId} did not finish within ${timeoutMs} ms`))), timeoutMs));
-      }
-      void check();
-    });
+    const waiting = this.deps.waiter.wait(this.runId);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut =
+      timeoutMs === undefined
+        ? undefined
+        : new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              waiting.cancel();
+              reject(new ResultTimeoutError(`Run ${this.runId} did not finish within ${timeoutMs} ms; it goes on, call result() again to keep waiting`));
+            }, timeoutMs);
+          });
+    try {
+      const outcome = await (timedOut ? Promise.race([waiting.outcome, timedOut]) : waiting.outcome);
+      return this.toResult(outcome);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async status(): Promise<RunStatus> {
@@ -100,9 +63,9 @@ export class WorkflowHandle<O = unknown> {
   private toResult(outcome: RunOutcomeRow): O {
     if (outcome.status === 'COMPLETED') return this.deps.serializer.decode<O>(outcome.output);
     if (outcome.status === 'CANCELLED') throw new WorkflowCancelledError(this.runId, outcome.error?.message);
-    const error = outcome.error
-      ? rehydrateStepError(outcome.error)
-      : rehydrateStepError({ name: 'StepError', kind: ErrorKind.Unknown, message: 'failed without a recorded error', retryable: false, attempt: 1, stepName: '', occurredAt: new Date().toISOString() });
+    const error = rehydrateStepError(
+      outcome.error ?? { name: 'StepError', kind: ErrorKind.Unknown, message: 'failed without a recorded error', retryable: false, attempt: 1, stepName: '', occurredAt: new Date().toISOString() },
+    );
     throw new WorkflowFailedError(this.runId, error);
   }
 }

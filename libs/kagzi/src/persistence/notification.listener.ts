@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import { KagziDatabase } from './kagzi-database';
+import { RunOutcomeRow } from './run.rows';
 
 /**
  * One LISTEN connection per process. `wakeup` (payload: workflow name) wakes idle workers when a run
@@ -30,13 +31,8 @@ export class NotificationListener {
     return () => this.events.off('wakeup', listener);
   }
 
-  /** Subscribes to one run finishing (completed, failed or cancelled). */
-  onFinished(runId: string, listener: () => void): () => void {
-    this.events.on(`finished:${runId}`, listener);
-    return () => this.events.off(`finished:${runId}`, listener);
-  }
-
-  onAnyFinished(listener: (runId: string) => void): () => void {
+  /** A run finished (completed, failed or cancelled); `outcome` is absent when it did not fit the payload. */
+  onAnyFinished(listener: (runId: string, outcome?: RunOutcomeRow) => void): () => void {
     this.events.on('finished', listener);
     return () => this.events.off('finished', listener);
   }
@@ -59,10 +55,10 @@ export class NotificationListener {
       const payload = msg.payload ?? '';
       if (msg.channel.endsWith('.wakeup')) {
         this.events.emit('wakeup', payload);
-      } else {
-        this.events.emit('finished', payload);
-        this.events.emit(`finished:${payload}`);
+        return;
       }
+      const finished = parseFinished(payload);
+      if (finished) this.events.emit('finished', finished.id, finished.outcome);
     });
     client.on('error', (err: unknown) => this.scheduleReconnect(client, err));
     client.on('end', () => this.scheduleReconnect(client, new Error('connection ended')));
@@ -85,5 +81,16 @@ export class NotificationListener {
           this.scheduleReconnect(client, e);
         });
     }, 1000);
+  }
+}
+
+function parseFinished(payload: string): { id: string; outcome?: RunOutcomeRow } | undefined {
+  try {
+    const data = JSON.parse(payload) as Partial<RunOutcomeRow> & { id?: unknown };
+    if (typeof data.id !== 'string') return undefined;
+    if (!data.status) return { id: data.id };
+    return { id: data.id, outcome: { status: data.status, output: data.output ?? null, error: data.error ?? null } };
+  } catch {
+    return undefined;
   }
 }

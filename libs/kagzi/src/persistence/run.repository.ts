@@ -11,6 +11,7 @@ import { findStepSql } from './sql/find-step.sql';
 import { findVersionsSql } from './sql/find-versions.sql';
 import { finishRunSql } from './sql/finish-run.sql';
 import { getRunOutcomeSql } from './sql/get-run-outcome.sql';
+import { getRunOutcomesSql } from './sql/get-run-outcomes.sql';
 import { getRunStepsSql } from './sql/get-run-steps.sql';
 import { getRunSql } from './sql/get-run.sql';
 import { insertRunSql } from './sql/insert-run.sql';
@@ -40,7 +41,7 @@ export type StepCommitOutcome = { kind: 'committed' } | { kind: 'exists'; step: 
 export class RunRepository {
   private readonly sql: Record<
     | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun' | 'suspendRun'
-    | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRun' | 'getRunSteps' | 'listRuns' | 'countRuns'
+    | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'listRuns' | 'countRuns'
     | 'nextDue' | 'registerVersions' | 'findVersions',
     string
   >;
@@ -51,7 +52,7 @@ export class RunRepository {
       insertRun: insertRunSql(s), findRunByKey: findRunByKeySql(s), claimRuns: claimRunsSql(s), loadSteps: loadStepsSql(s),
       commitStep: commitStepSql(s), findStep: findStepSql(s), finishRun: finishRunSql(s), suspendRun: suspendRunSql(s),
       extendLeases: extendLeasesSql(s), releaseRuns: releaseRunsSql(s), cancelRun: cancelRunSql(s),
-      getRunOutcome: getRunOutcomeSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), listRuns: listRunsSql(s),
+      getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), listRuns: listRunsSql(s),
       countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), findVersions: findVersionsSql(s),
     };
   }
@@ -133,6 +134,11 @@ export class RunRepository {
   async getRunOutcome(runId: string): Promise<RunOutcomeRow | undefined> {
     const rows = await this.run<RunOutcomeRow>('getRunOutcome', [runId]);
     return rows[0];
+  }
+
+  /** Outcomes of those runs that have finished. */
+  getRunOutcomes(runIds: string[]): Promise<Array<RunOutcomeRow & { id: string }>> {
+    return this.run<RunOutcomeRow & { id: string }>('getRunOutcomes', [runIds]);
   }
 
   async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[] } | undefined> {

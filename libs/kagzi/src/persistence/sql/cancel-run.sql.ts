@@ -4,6 +4,7 @@ with cancelled as (
   update "${s}".workflow_runs
   set status = 'CANCELLED', error = $2::jsonb, due_at = null, lease_owner = null, completed_at = now(), updated_at = now()
   where id = $1::uuid and status in ('PENDING','RUNNING','SLEEPING')
-  returning id
+  returning id, status, error
 )
-select pg_notify('${s}.finished', id::text) is null as notified from cancelled`;
+select pg_notify('${s}.finished', json_build_object('id', id, 'status', status, 'output', null, 'error', error)::text) is null as notified
+from cancelled`;

@@ -1,5 +1,7 @@
 /**
  * Complete or fail a run, fenced by the lease, and tell waiting clients in the same statement.
+ * The notification carries the outcome when it fits (NOTIFY payloads stop at 8000 bytes), so a
+ * waiting client needs no query to read it.
  * $1 run id, $2 owner, $3 epoch, $4 status, $5 output json, $6 error jsonb
  */
 export const finishRunSql = (s: string): string => `
@@ -8,6 +10,10 @@ with finished as (
   set status = $4::text, output = $5::json, error = $6::jsonb, due_at = null, lease_owner = null,
       completed_at = now(), updated_at = now()
   where id = $1::uuid and lease_owner = $2::text and lease_epoch = $3::int and status = 'RUNNING'
-  returning id
+  returning id, status, output, error
 )
-select pg_notify('${s}.finished', id::text) is null as notified from finished`;
+select pg_notify('${s}.finished',
+  case when coalesce(octet_length(output::text), 0) + coalesce(octet_length(error::text), 0) < 7000
+       then json_build_object('id', id, 'status', status, 'output', output, 'error', error)::text
+       else json_build_object('id', id)::text end) is null as notified
+from finished`;

@@ -1,0 +1,107 @@
+import { Logger } from '@nestjs/common';
+import { RunNotFoundError } from '../errors/run-not-found.error';
+import { ShuttingDownError } from '../errors/shutting-down.error';
+import { TERMINAL_STATUSES } from '../interfaces/run.interface';
+import { NotificationListener } from '../persistence/notification.listener';
+import { RunRepository } from '../persistence/run.repository';
+import { RunOutcomeRow } from '../persistence/run.rows';
+
+interface Waiter {
+  resolve(outcome: RunOutcomeRow): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Everything in this process that awaits a run's result, served together: the `finished`
+ * notification usually carries the outcome itself; otherwise one query per poll interval reads
+ * the outcomes of all awaited runs at once (not one timer and query per waiting caller).
+ */
+export class RunOutcomeWaiter {
+  private readonly logger = new Logger('Kagzi');
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly repository: RunRepository,
+    notifications: NotificationListener,
+    private readonly pollIntervalMs: number,
+  ) {
+    this.unsubscribe = notifications.onAnyFinished((runId, outcome) => {
+      if (!this.waiters.has(runId)) return;
+      if (outcome) this.deliver(runId, outcome);
+      else void this.poll([runId]);
+    });
+  }
+
+  /** Resolves with the run's outcome once it is finished; `cancel()` stops waiting. */
+  wait(runId: string): { outcome: Promise<RunOutcomeRow>; cancel(): void } {
+    let waiter!: Waiter;
+    const outcome = new Promise<RunOutcomeRow>((resolve, reject) => (waiter = { resolve, reject }));
+    if (this.closed) {
+      waiter.reject(new ShuttingDownError('Kagzi is shutting down; the run goes on, read its result later'));
+      return { outcome, cancel: () => undefined };
+    }
+    const set = this.waiters.get(runId) ?? new Set<Waiter>();
+    set.add(waiter);
+    this.waiters.set(runId, set);
+    this.timer ??= setInterval(() => void this.poll([...this.waiters.keys()]), this.pollIntervalMs);
+    void this.checkFirst(runId, waiter);
+    return { outcome, cancel: () => this.remove(runId, waiter) };
+  }
+
+  onApplicationShutdown(): void {
+    this.closed = true;
+    this.unsubscribe();
+    for (const [runId, set] of this.waiters) {
+      for (const w of set) w.reject(new ShuttingDownError(`Kagzi is shutting down; run ${runId} goes on, read its result later`));
+    }
+    this.waiters.clear();
+    this.stopTimer();
+  }
+
+  /** The run may have finished before anyone waited. */
+  private async checkFirst(runId: string, waiter: Waiter): Promise<void> {
+    try {
+      const outcome = await this.repository.getRunOutcome(runId);
+      if (!outcome) {
+        this.remove(runId, waiter);
+        waiter.reject(new RunNotFoundError(`No workflow run has id ${runId}`));
+      } else if (TERMINAL_STATUSES.includes(outcome.status)) {
+        this.deliver(runId, outcome);
+      }
+    } catch (err: unknown) {
+      this.logger.warn(`Reading the outcome of run ${runId} failed; the next poll retries: ${String(err)}`);
+    }
+  }
+
+  private async poll(runIds: string[]): Promise<void> {
+    if (runIds.length === 0 || this.closed) return;
+    try {
+      for (const row of await this.repository.getRunOutcomes(runIds)) this.deliver(row.id, row);
+    } catch (err: unknown) {
+      if (!this.closed) this.logger.warn(`Polling run outcomes failed; retrying in ${this.pollIntervalMs} ms: ${String(err)}`);
+    }
+  }
+
+  private deliver(runId: string, outcome: RunOutcomeRow): void {
+    const set = this.waiters.get(runId);
+    if (!set) return;
+    this.waiters.delete(runId);
+    for (const w of set) w.resolve(outcome);
+    if (this.waiters.size === 0) this.stopTimer();
+  }
+
+  private remove(runId: string, waiter: Waiter): void {
+    const set = this.waiters.get(runId);
+    set?.delete(waiter);
+    if (set?.size === 0) this.waiters.delete(runId);
+    if (this.waiters.size === 0) this.stopTimer();
+  }
+
+  private stopTimer(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,6 @@
+import { KagziError } from './kagzi.error';
+
+/** The application is closing: pending `result()` calls are released instead of hanging. */
+export class ShuttingDownError extends KagziError {
+  readonly code = 'KAGZI_SHUTTING_DOWN';
+}
