@@ -7,6 +7,7 @@ export { WorkflowHandle } from './client/workflow.handle';
 export type { WorkflowContext, WorkflowDefinition, WorkflowRef, Settled } from './interfaces/workflow.interface';
 export type { RunStatus, StartOptions, RunDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt } from './interfaces/run.interface';
 export type { Duration } from './common/duration';
+export { stepSignal } from './execution/step-signal';
 export { RetryPolicy, type RetryOn, type ExponentialRetryOptions, type FixedRetryOptions } from './execution/retry-policy';
 export { ErrorKind } from './errors/error-kind';
 export { StepError, PermanentError, TransientError, type StepErrorOptions, type SerializedStepError } from './errors/step.error';

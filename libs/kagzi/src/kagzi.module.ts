@@ -40,7 +40,7 @@ import { KagziWorker } from './worker/kagzi.worker';
     {
       provide: WorkflowRunner,
       useFactory: (registry: WorkflowRegistry, repository: RunRepository, options: ResolvedKagziOptions) =>
-        new WorkflowRunner(registry, repository, new PayloadSerializer(options.maxPayloadBytes), options.classifyError),
+        new WorkflowRunner(registry, repository, new PayloadSerializer(options.maxPayloadBytes), options.defaultRetry, options.classifyError),
       inject: [WorkflowRegistry, RunRepository, KAGZI_RESOLVED_OPTIONS],
     },
     {

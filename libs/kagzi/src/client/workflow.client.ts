@@ -90,7 +90,7 @@ export class WorkflowClient {
     this.assertRunId(runId);
     const found = await this.repository.getRun(runId);
     if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
-    return toRunDetails(found.run, found.steps, this.serializer);
+    return toRunDetails(found.run, found.steps, found.attempts, this.serializer);
   }
 
   /** Newest first; pass `nextCursor` back as `cursor` for the next page. */

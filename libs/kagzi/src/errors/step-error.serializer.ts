@@ -10,12 +10,13 @@ export function toStepError(
   where: { stepName: string; attempt: number },
   hook?: ClassifyErrorHook,
 ): StepError {
-  const kind = classifyError(err, hook);
+  const { kind, retryAfterMs } = classifyError(err, hook);
   const stepError =
     err instanceof StepError
       ? err
       : new StepError(messageOf(err), { kind, cause: err, code: codeOf(err) });
   stepError.kind = kind;
+  if (retryAfterMs !== undefined && stepError.retryAfterMs === undefined) stepError.retryAfterMs = retryAfterMs;
   if (!(err instanceof PermanentError) && !(err instanceof TransientError)) stepError.retryable = isRetryableKind(kind);
   if (!stepError.stepName) stepError.stepName = where.stepName;
   stepError.attempt = where.attempt;

@@ -4,13 +4,14 @@ import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
 import { KagziError } from '../errors/kagzi.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
-import { PermanentError, StepError } from '../errors/step.error';
+import { PermanentError, StepError, TransientError } from '../errors/step.error';
 import { rehydrateStepError, serializeStepError, toStepError } from '../errors/step-error.serializer';
 import { UsageError } from '../errors/usage.error';
-import { Lease, RunRepository } from '../persistence/run.repository';
+import { Lease, RunRepository, StepCommitOutcome } from '../persistence/run.repository';
 import { StoredStepRow } from '../persistence/run.rows';
 import { PayloadSerializer, hashArguments } from './payload.serializer';
 import { RunScope, runScopeStorage } from './run-scope.storage';
+import { RetryPolicy } from './retry-policy';
 import { StepDefinition } from './step-definition';
 
 const SLEEP_STEP = '$sleep';
@@ -19,6 +20,7 @@ export interface RunExecutionDeps {
   repository: RunRepository;
   serializer: PayloadSerializer;
   classifyError?: ClassifyErrorHook;
+  defaultRetry: RetryPolicy;
   logger: Logger;
 }
 
@@ -38,6 +40,9 @@ export class RunExecution {
   private stop?: ExecutionStop;
   private resolveStop!: (stop: ExecutionStop) => void;
   private readonly counters = new Map<string, number>();
+  private inFlightSteps = 0;
+  private readonly idleWaiters: Array<() => void> = [];
+  private parking = false;
 
   constructor(
     readonly lease: Lease,
@@ -71,31 +76,20 @@ export class RunExecution {
     this.throwIfStopped();
     const argsHash = hashArguments(args);
     const recorded = this.stored.get(key);
-    if (recorded) return this.replay<T>(key, def.name, argsHash, recorded);
-
-    const startedAt = new Date();
-    let value: unknown;
-    try {
-      value = await runScopeStorage.run({ ...scope, inStep: true }, body);
-    } catch (err: unknown) {
-      this.throwIfStopped();
-      // Seam for retry policies: today every failure is final for the step.
-      const error = toStepError(err, { stepName: def.name, attempt: 1 }, this.deps.classifyError);
-      return this.commit<T>(key, def.name, argsHash, startedAt, { status: 'FAILED', error });
+    let failedAttempts = 0;
+    if (recorded) {
+      this.checkRecorded(key, def.name, argsHash, recorded);
+      if (recorded.status !== 'RUNNING') return this.replay<T>(recorded);
+      // Waiting for a retry: resume the count; a run woken early (handed back) parks again.
+      failedAttempts = recorded.attempts;
+      const nextAt = recorded.next_attempt_at;
+      if (nextAt && nextAt.getTime() > Date.now()) {
+        return this.park(nextAt, `waiting for attempt ${failedAttempts + 1} of step "${def.name}"`, () =>
+          this.deps.repository.suspendRun(this.lease, key, 'null', nextAt, false),
+        );
+      }
     }
-    this.throwIfStopped();
-    let text: string;
-    try {
-      text = this.deps.serializer.encode(value, `output of step "${def.name}"`).text;
-    } catch (err: unknown) {
-      const error = new PermanentError(err instanceof Error ? err.message : String(err), {
-        kind: ErrorKind.ValidationFailed,
-        code: err instanceof KagziError ? err.code : undefined,
-      });
-      error.stepName = def.name;
-      return this.commit<T>(key, def.name, argsHash, startedAt, { status: 'FAILED', error });
-    }
-    return this.commit<T>(key, def.name, argsHash, startedAt, { status: 'COMPLETED', text });
+    return this.attempt<T>(scope, def, key, argsHash, body, failedAttempts + 1);
   }
 
   async sleep(scope: RunScope, duration: Duration): Promise<void> {
@@ -114,11 +108,81 @@ export class RunExecution {
       wakeAt = new Date(Date.now() + ms);
     }
     const payload = this.deps.serializer.encode(wakeAt, 'sleep wake-up time').text;
-    const parked = await this.write('recording a sleep', () => this.deps.repository.suspendRun(this.lease, key, payload, wakeAt, !recorded));
-    if (!parked) this.loseLease('the run was cancelled or claimed by another worker before it could sleep');
-    this.finish({ kind: 'suspended', wakeAt });
-    // Never settles: the run resumes by replay in whichever worker claims it after wakeAt.
-    return new Promise<void>(() => undefined);
+    return this.park(wakeAt, 'recording a sleep', () => this.deps.repository.suspendRun(this.lease, key, payload, wakeAt, !recorded));
+  }
+
+  /** One execution of a step body, then its durable outcome: completed, failed for good, or retried later. */
+  private async attempt<T>(scope: RunScope, def: StepDefinition, key: string, argsHash: string, body: () => unknown, attempt: number): Promise<T> {
+    await this.gate();
+    this.inFlightSteps++;
+    const startedAt = new Date();
+    const controller = new AbortController();
+    const onRunAbort = (): void => controller.abort(this.controller.signal.reason);
+    this.controller.signal.addEventListener('abort', onRunAbort, { once: true });
+    let value: unknown;
+    try {
+      value = await this.invoke(scope, def, body, controller, attempt);
+    } catch (err: unknown) {
+      this.throwIfStopped();
+      const error = toStepError(err, { stepName: def.name, attempt }, this.deps.classifyError);
+      const policy = def.retry ?? this.deps.defaultRetry;
+      if (policy.shouldRetry(error)) {
+        const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
+        this.settleStep();
+        this.deps.logger.warn(
+          `Run ${this.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
+        );
+        return this.park(nextAttemptAt, `recording attempt ${attempt} of step "${def.name}"`, () =>
+          this.deps.repository.scheduleRetry(this.lease, {
+            key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt,
+          }),
+        );
+      }
+      return this.commit<T>(key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error });
+    } finally {
+      this.controller.signal.removeEventListener('abort', onRunAbort);
+    }
+    this.throwIfStopped();
+    let text: string;
+    try {
+      text = this.deps.serializer.encode(value, `output of step "${def.name}"`).text;
+    } catch (err: unknown) {
+      const error = new PermanentError(err instanceof Error ? err.message : String(err), {
+        kind: ErrorKind.ValidationFailed,
+        code: err instanceof KagziError ? err.code : undefined,
+      });
+      error.stepName = def.name;
+      error.attempt = attempt;
+      return this.commit<T>(key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error });
+    }
+    return this.commit<T>(key, def.name, argsHash, startedAt, attempt, { status: 'COMPLETED', text });
+  }
+
+  /** Runs the body in the step's scope; with a timeout, the attempt fails (and its signal aborts) when it expires. */
+  private invoke(scope: RunScope, def: StepDefinition, body: () => unknown, controller: AbortController, attempt: number): Promise<unknown> {
+    const running = Promise.resolve(runScopeStorage.run({ ...scope, inStep: true, attemptSignal: controller.signal }, body));
+    const timeoutMs = def.timeoutMs;
+    if (timeoutMs === undefined) return running;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const error = new TransientError(`Step "${def.name}" attempt ${attempt} timed out after ${timeoutMs} ms`, {
+          kind: ErrorKind.Timeout,
+          code: 'KAGZI_STEP_TIMEOUT',
+        });
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+      running.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Stop from outside (cancel, drain timeout): abort the signal; later writes are fenced anyway. */
@@ -126,13 +190,46 @@ export class RunExecution {
     if (!this.stop) this.finish({ kind: 'lost', reason });
   }
 
-  private replay<T>(key: string, name: string, argsHash: string, recorded: StoredStepRow): T {
+  private checkRecorded(key: string, name: string, argsHash: string, recorded: StoredStepRow): void {
     if (recorded.kind !== 'STEP') this.failNonDeterministic(key, name, 'a durable sleep was recorded there');
     if (recorded.args_hash !== null && recorded.args_hash !== argsHash) {
       this.failNonDeterministic(key, name, 'it was called with different arguments than when the run first executed it');
     }
+  }
+
+  private replay<T>(recorded: StoredStepRow): T {
     if (recorded.status === 'FAILED' && recorded.error) throw rehydrateStepError(recorded.error);
     return this.deps.serializer.decode<T>(recorded.output);
+  }
+
+  /**
+   * Parks the run until `wakeAt` (sleep, retry back-off): waits for steps already running in other
+   * branches to commit, blocks new ones, then releases the lease in one fenced write. The caller's
+   * promise never settles: the run resumes by replay in whichever worker claims it next.
+   */
+  private async park(wakeAt: Date, what: string, write: () => Promise<boolean>): Promise<never> {
+    if (this.parking) return new Promise<never>(() => undefined);
+    this.parking = true;
+    await this.quiesce();
+    this.throwIfStopped();
+    const parked = await this.write(what, write);
+    if (!parked) this.loseLease(`the run was cancelled or claimed by another worker before ${what}`);
+    this.finish({ kind: 'suspended', wakeAt });
+    return new Promise<never>(() => undefined);
+  }
+
+  /** New step attempts wait here forever once the run is being parked. */
+  private async gate(): Promise<void> {
+    if (this.parking) await new Promise<never>(() => undefined);
+  }
+
+  private async quiesce(): Promise<void> {
+    while (this.inFlightSteps > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private settleStep(): void {
+    this.inFlightSteps--;
+    if (this.inFlightSteps === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private async commit<T>(
@@ -140,22 +237,29 @@ export class RunExecution {
     name: string,
     argsHash: string,
     startedAt: Date,
+    attempt: number,
     result: { status: 'COMPLETED'; text: string } | { status: 'FAILED'; error: StepError },
   ): Promise<T> {
-    const outcome = await this.write(`recording step "${name}" (${key})`, () =>
-      this.deps.repository.commitStep(this.lease, {
-        key,
-        name,
-        status: result.status,
-        argsHash,
-        output: result.status === 'COMPLETED' ? result.text : null,
-        error: result.status === 'FAILED' ? serializeStepError(result.error) : null,
-        startedAt,
-      }),
-    );
+    let outcome: StepCommitOutcome;
+    try {
+      outcome = await this.write(`recording step "${name}" (${key})`, () =>
+        this.deps.repository.commitStep(this.lease, {
+          key,
+          name,
+          status: result.status,
+          argsHash,
+          output: result.status === 'COMPLETED' ? result.text : null,
+          error: result.status === 'FAILED' ? serializeStepError(result.error) : null,
+          startedAt,
+          attempt,
+        }),
+      );
+    } finally {
+      this.settleStep();
+    }
     if (outcome.kind === 'lost') this.loseLease(`its commit of step "${name}" (${key}) was refused`);
     this.throwIfStopped();
-    if (outcome.kind === 'exists') return this.replay<T>(key, name, argsHash, outcome.step);
+    if (outcome.kind === 'exists') return this.replay<T>(outcome.step);
     if (result.status === 'FAILED') throw result.error;
     // Hand back the stored form, not the live object, so the first run sees exactly what a replay will.
     return this.deps.serializer.decode<T>(JSON.parse(result.text));

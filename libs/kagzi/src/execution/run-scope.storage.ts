@@ -8,6 +8,8 @@ export interface RunScope {
   readonly path: string;
   /** Inside a step body nested step calls are plain calls: the outer step is the unit of memoization. */
   readonly inStep: boolean;
+  /** Inside a step body: aborted when the attempt times out or the run stops in this worker. */
+  readonly attemptSignal?: AbortSignal;
 }
 
 /** Process-wide: step wrappers are installed on prototypes, so every Nest app in the process shares it. */

@@ -8,6 +8,7 @@ import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { RunRepository } from '../persistence/run.repository';
 import { ClaimedRunRow, StoredStepRow } from '../persistence/run.rows';
 import { PayloadSerializer } from './payload.serializer';
+import { RetryPolicy } from './retry-policy';
 import { ExecutionStop, RunExecution } from './run-execution';
 import { runScopeStorage } from './run-scope.storage';
 import { WorkflowContextImpl } from './workflow-context';
@@ -22,6 +23,7 @@ export class WorkflowRunner {
     private readonly registry: WorkflowRegistry,
     private readonly repository: RunRepository,
     private readonly serializer: PayloadSerializer,
+    private readonly defaultRetry: RetryPolicy,
     private readonly classifyError?: ClassifyErrorHook,
   ) {}
 
@@ -34,6 +36,7 @@ export class WorkflowRunner {
       repository: this.repository,
       serializer: this.serializer,
       classifyError: this.classifyError,
+      defaultRetry: this.defaultRetry,
       logger: this.logger,
     });
     return { execution, done: this.drive(claim, execution) };

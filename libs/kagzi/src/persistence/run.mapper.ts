@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
-import { RunDetails, RunSummary, StepDetails } from '../interfaces/run.interface';
-import { RunRow, StepRow } from './run.rows';
+import { RunDetails, RunSummary, StepAttempt, StepDetails } from '../interfaces/run.interface';
+import { RunRow, StepAttemptRow, StepRow } from './run.rows';
 
 /** The one place rows become camelCase domain objects. */
 export function toRunSummary(row: RunRow): RunSummary {
@@ -18,7 +18,18 @@ export function toRunSummary(row: RunRow): RunSummary {
   return summary;
 }
 
-export function toRunDetails(run: RunRow, steps: StepRow[], serializer: PayloadSerializer): RunDetails {
+export function toRunDetails(run: RunRow, steps: StepRow[], attempts: StepAttemptRow[], serializer: PayloadSerializer): RunDetails {
+  const attemptsByKey = new Map<string, StepAttempt[]>();
+  for (const a of attempts) {
+    const list = attemptsByKey.get(a.step_key) ?? [];
+    list.push({
+      attempt: a.attempt,
+      startedAt: a.started_at,
+      ...(a.finished_at ? { finishedAt: a.finished_at } : {}),
+      ...(a.error ? { error: a.error } : {}),
+    });
+    attemptsByKey.set(a.step_key, list);
+  }
   const details: RunDetails = {
     runId: run.id,
     workflowName: run.workflow_name,
@@ -27,7 +38,7 @@ export function toRunDetails(run: RunRow, steps: StepRow[], serializer: PayloadS
     input: serializer.decode(run.input),
     createdAt: run.created_at,
     updatedAt: run.updated_at,
-    steps: steps.map((s) => toStepDetails(s, serializer)),
+    steps: steps.map((s) => toStepDetails(s, attemptsByKey.get(s.step_key), serializer)),
   };
   if (run.output !== null && run.output !== undefined) details.output = serializer.decode(run.output);
   if (run.error) details.error = run.error;
@@ -35,18 +46,14 @@ export function toRunDetails(run: RunRow, steps: StepRow[], serializer: PayloadS
   return details;
 }
 
-function toStepDetails(row: StepRow, serializer: PayloadSerializer): StepDetails {
+function toStepDetails(row: StepRow, attempts: StepAttempt[] | undefined, serializer: PayloadSerializer): StepDetails {
   const step: StepDetails = {
     key: row.step_key,
     name: row.step_name,
     status: row.status,
-    attempts: [
-      {
-        attempt: row.error?.attempt ?? 1,
-        startedAt: row.started_at,
-        ...(row.completed_at ? { finishedAt: row.completed_at } : {}),
-        ...(row.error ? { error: row.error } : {}),
-      },
+    // A durable sleep has no attempts; its one record stands for itself.
+    attempts: attempts ?? [
+      { attempt: 1, startedAt: row.started_at, ...(row.completed_at ? { finishedAt: row.completed_at } : {}) },
     ],
   };
   if (row.output !== null) step.output = serializer.decode(row.output);

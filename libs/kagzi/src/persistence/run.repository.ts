@@ -13,15 +13,17 @@ import { finishRunSql } from './sql/finish-run.sql';
 import { getRunOutcomeSql } from './sql/get-run-outcome.sql';
 import { getRunOutcomesSql } from './sql/get-run-outcomes.sql';
 import { getRunStepsSql } from './sql/get-run-steps.sql';
+import { getStepAttemptsSql } from './sql/get-step-attempts.sql';
 import { getRunSql } from './sql/get-run.sql';
 import { insertRunSql } from './sql/insert-run.sql';
 import { listRunsSql } from './sql/list-runs.sql';
 import { loadStepsSql } from './sql/load-steps.sql';
 import { nextDueSql } from './sql/next-due.sql';
 import { registerVersionsSql } from './sql/register-versions.sql';
+import { scheduleRetrySql } from './sql/schedule-retry.sql';
 import { releaseRunsSql } from './sql/release-runs.sql';
 import { suspendRunSql } from './sql/suspend-run.sql';
-import { ClaimedRunRow, RunOutcomeRow, RunRow, StepRow, StoredStepRow } from './run.rows';
+import { ClaimedRunRow, RunOutcomeRow, RunRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 
 /** Who holds a run: every write for a claimed run carries this and is refused if it is stale. */
 export interface Lease {
@@ -41,7 +43,7 @@ export type StepCommitOutcome = { kind: 'committed' } | { kind: 'exists'; step: 
 export class RunRepository {
   private readonly sql: Record<
     | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun' | 'suspendRun'
-    | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'listRuns' | 'countRuns'
+    | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'listRuns' | 'countRuns'
     | 'nextDue' | 'registerVersions' | 'findVersions',
     string
   >;
@@ -52,7 +54,7 @@ export class RunRepository {
       insertRun: insertRunSql(s), findRunByKey: findRunByKeySql(s), claimRuns: claimRunsSql(s), loadSteps: loadStepsSql(s),
       commitStep: commitStepSql(s), findStep: findStepSql(s), finishRun: finishRunSql(s), suspendRun: suspendRunSql(s),
       extendLeases: extendLeasesSql(s), releaseRuns: releaseRunsSql(s), cancelRun: cancelRunSql(s),
-      getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), listRuns: listRunsSql(s),
+      getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), getStepAttempts: getStepAttemptsSql(s), scheduleRetry: scheduleRetrySql(s), listRuns: listRunsSql(s),
       countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), findVersions: findVersionsSql(s),
     };
   }
@@ -87,11 +89,14 @@ export class RunRepository {
 
   async commitStep(
     lease: Lease,
-    step: { key: string; name: string; status: 'COMPLETED' | 'FAILED'; argsHash: string; output: string | null; error: SerializedStepError | null; startedAt: Date },
+    step: {
+      key: string; name: string; status: 'COMPLETED' | 'FAILED'; argsHash: string; output: string | null;
+      error: SerializedStepError | null; startedAt: Date; attempt: number;
+    },
   ): Promise<StepCommitOutcome> {
     const rows = await this.run('commitStep', [
-      lease.runId, lease.owner, lease.epoch, step.key, step.name, 'STEP', step.status, step.argsHash, step.output,
-      step.error === null ? null : JSON.stringify(step.error), step.startedAt,
+      lease.runId, lease.owner, lease.epoch, step.key, step.name, step.status, step.argsHash, step.output,
+      step.error === null ? null : JSON.stringify(step.error), step.startedAt, step.attempt,
     ]);
     if (rows.length === 1) return { kind: 'committed' };
     const [found] = await this.run<StoredStepRow & { lease_owner: string | null; lease_epoch: number; run_status: RunStatus }>('findStep', [lease.runId, step.key]);
@@ -103,6 +108,18 @@ export class RunRepository {
   /** Returns false when the lease was lost (nothing written). */
   async finishRun(lease: Lease, status: 'COMPLETED' | 'FAILED', output: string | null, error: SerializedStepError | null): Promise<boolean> {
     const rows = await this.run('finishRun', [lease.runId, lease.owner, lease.epoch, status, output, error === null ? null : JSON.stringify(error)]);
+    return rows.length === 1;
+  }
+
+  /** Records a failed attempt and parks the run until `nextAttemptAt`. Returns false when the lease was lost. */
+  async scheduleRetry(
+    lease: Lease,
+    step: { key: string; name: string; argsHash: string; error: SerializedStepError; attempt: number; startedAt: Date; nextAttemptAt: Date },
+  ): Promise<boolean> {
+    const rows = await this.run('scheduleRetry', [
+      lease.runId, lease.owner, lease.epoch, step.key, step.name, step.nextAttemptAt, step.argsHash, JSON.stringify(step.error),
+      step.attempt, step.startedAt,
+    ]);
     return rows.length === 1;
   }
 
@@ -141,9 +158,13 @@ export class RunRepository {
     return this.run<RunOutcomeRow & { id: string }>('getRunOutcomes', [runIds]);
   }
 
-  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[] } | undefined> {
-    const [runs, steps] = await Promise.all([this.run<RunRow>('getRun', [runId]), this.run<StepRow>('getRunSteps', [runId])]);
-    return runs[0] ? { run: runs[0], steps } : undefined;
+  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[] } | undefined> {
+    const [runs, steps, attempts] = await Promise.all([
+      this.run<RunRow>('getRun', [runId]),
+      this.run<StepRow>('getRunSteps', [runId]),
+      this.run<StepAttemptRow>('getStepAttempts', [runId]),
+    ]);
+    return runs[0] ? { run: runs[0], steps, attempts } : undefined;
   }
 
   listRuns(filter: {

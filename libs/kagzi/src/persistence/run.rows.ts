@@ -15,9 +15,20 @@ export interface StoredStepRow {
   step_key: string;
   step_name: string;
   kind: 'STEP' | 'SLEEP';
+  /** RUNNING: waiting for its next attempt (attempts failed so far, next_attempt_at). */
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   args_hash: string | null;
   output: StoredPayload | null;
+  error: SerializedStepError | null;
+  attempts: number;
+  next_attempt_at: Date | null;
+}
+
+export interface StepAttemptRow {
+  step_key: string;
+  attempt: number;
+  started_at: Date;
+  finished_at: Date | null;
   error: SerializedStepError | null;
 }
 
@@ -49,6 +60,7 @@ export interface StepRow {
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   output: StoredPayload | null;
   error: SerializedStepError | null;
+  attempts: number;
   started_at: Date;
   completed_at: Date | null;
 }

@@ -1,16 +1,30 @@
 /**
- * Record a finished step, fenced by the lease. FOR SHARE on the run row makes a concurrent claim
- * (an UPDATE) wait for this commit, so the next owner always loads it; a stale owner or epoch
- * selects no row and inserts nothing. A second commit of the same key is ignored: the first one wins.
- * $1 run id, $2 owner, $3 epoch, $4 key, $5 name, $6 kind, $7 status, $8 args hash, $9 output json,
- * $10 error jsonb, $11 started at
+ * Record a finished step and its last attempt, fenced by the lease, in one statement.
+ * FOR SHARE on the run row makes a concurrent claim (an UPDATE) wait for this commit, so the next
+ * owner always loads it; a stale owner or epoch selects no row and writes nothing. A step waiting
+ * for a retry (RUNNING) may be finished; a finished step is never overwritten.
+ * $1 run id, $2 owner, $3 epoch, $4 key, $5 name, $6 status, $7 args hash, $8 output json,
+ * $9 error jsonb, $10 attempt started at, $11 attempt number
  */
 export const commitStepSql = (s: string): string => `
-insert into "${s}".step_runs
-  (workflow_run_id, step_key, step_name, kind, status, args_hash, output, error, started_at, completed_at)
-select r.id, $4::text, $5::text, $6::text, $7::text, $8::text, $9::json, $10::jsonb, $11::timestamptz, now()
-from "${s}".workflow_runs r
-where r.id = $1::uuid and r.lease_owner = $2::text and r.lease_epoch = $3::int and r.status = 'RUNNING'
-for share of r
-on conflict (workflow_run_id, step_key) do nothing
-returning id`;
+with fenced as (
+  select r.id from "${s}".workflow_runs r
+  where r.id = $1::uuid and r.lease_owner = $2::text and r.lease_epoch = $3::int and r.status = 'RUNNING'
+  for share of r
+), step as (
+  insert into "${s}".step_runs
+    (workflow_run_id, step_key, step_name, kind, status, args_hash, output, error, attempts, started_at, completed_at)
+  select id, $4::text, $5::text, 'STEP', $6::text, $7::text, $8::json, $9::jsonb, $11::int, $10::timestamptz, now()
+  from fenced
+  on conflict (workflow_run_id, step_key) do update
+    set status = excluded.status, output = excluded.output, error = excluded.error, attempts = excluded.attempts,
+        next_attempt_at = null, completed_at = now()
+    where step_runs.status = 'RUNNING'
+  returning id
+), attempt as (
+  insert into "${s}".step_attempts (workflow_run_id, step_key, attempt, started_at, finished_at, error)
+  select $1::uuid, $4::text, $11::int, $10::timestamptz, now(), $9::jsonb
+  where exists (select 1 from step)
+  on conflict do nothing
+)
+select id from step`;

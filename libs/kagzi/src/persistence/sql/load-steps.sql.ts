@@ -1,4 +1,4 @@
 /** All recorded steps of a run in one round trip (a 1,000-step replay must not cost 1,000 queries). $1 run id */
 export const loadStepsSql = (s: string): string => `
-select step_key, step_name, kind, status, args_hash, output, error
+select step_key, step_name, kind, status, args_hash, output, error, attempts, next_attempt_at
 from "${s}".step_runs where workflow_run_id = $1::uuid`;

@@ -1,0 +1,12 @@
+import { runScopeStorage } from './run-scope.storage';
+
+const NEVER_ABORTED = new AbortController().signal;
+
+/**
+ * The AbortSignal of the step attempt running now: aborted when the attempt exceeds its
+ * `@Step({ timeout })`, when the run is cancelled, or when this worker loses the run. Pass it to
+ * `fetch`, database drivers and the like. Outside a step attempt it never aborts.
+ */
+export function stepSignal(): AbortSignal {
+  return runScopeStorage.getStore()?.attemptSignal ?? NEVER_ABORTED;
+}
