@@ -9,7 +9,7 @@ import { DemoLogger } from './demo/demo.logger';
 import { OrderOutcome, runOrderBatch } from './demo/order-batch';
 import { sampleOrders } from './demo/sample-orders';
 import { OrderWorkflow } from './orders/order.workflow';
-import { PAYMENT_GATEWAY_UNAVAILABLE, paymentGatewayOptionsFromEnv } from './orders/payments.service';
+import { PAYMENT_GATEWAY_UNAVAILABLE, PaymentsService, paymentGatewayOptionsFromEnv } from './orders/payments.service';
 
 // Every wait is bounded, so a broken database or a stuck run ends the demo with exit 1 instead of hanging.
 const BOOT_TIMEOUT_MS = 120_000; // first run: initdb of the embedded PostgreSQL
@@ -19,7 +19,7 @@ const EXIT_GRACE_MS = 5_000;
 /**
  * `npm run demo`: boots the same AppModule as `npm start`, without HTTP, pushes a batch of orders through
  * the order-fulfilment workflow, shows progress, prints a summary, and shuts everything down.
- *   DEMO_ORDERS (default 50)   DEMO_PAYMENT_FAILURE_RATE (default 0)   DEMO_TIMEOUT_MS (default 120000)
+ *   DEMO_ORDERS (default 50)   DEMO_PAYMENT_FAILURE_RATE (default 0.2)   DEMO_TIMEOUT_MS (default 120000)
  */
 async function main(): Promise<number> {
   const count = intFromEnv('DEMO_ORDERS', 50, 1, 100_000);
@@ -78,6 +78,7 @@ async function main(): Promise<number> {
           ['boot (Nest + database)', `${Math.round(bootMs)} ms`],
           ['duplicate submit', idempotent ? 'same run returned' : `NEW RUN ${again.runId} (expected ${first.runId ?? 'none'})`],
           ['runs in database', `${stored} (all batches so far)`],
+          ['payment outages retried', String(app.get(PaymentsService).simulatedOutages)],
         ],
       }),
     );
