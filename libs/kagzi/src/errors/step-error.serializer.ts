@@ -18,8 +18,11 @@ export function toStepError(
   stepError.kind = kind;
   if (retryAfterMs !== undefined && stepError.retryAfterMs === undefined) stepError.retryAfterMs = retryAfterMs;
   if (!(err instanceof PermanentError) && !(err instanceof TransientError)) stepError.retryable = isRetryableKind(kind);
-  if (!stepError.stepName) stepError.stepName = where.stepName;
-  stepError.attempt = where.attempt;
+  // A StepError that already names its step (raised by a step, passing through the workflow) keeps its place.
+  if (!stepError.stepName) {
+    stepError.stepName = where.stepName;
+    stepError.attempt = where.attempt;
+  }
   return stepError;
 }
 
@@ -37,9 +40,28 @@ export function serializeStepError(err: StepError, depth = 0): SerializedStepErr
   if (err.context !== undefined) out.context = err.context;
   if (err.retryAfterMs !== undefined) out.retryAfterMs = err.retryAfterMs;
   if (err.stack !== undefined) out.stack = err.stack;
-  if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
-    out.cause = serializeStepError(toStepError(err.cause, { stepName: err.stepName, attempt: err.attempt }), depth + 1);
-  }
+  if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeCause(err.cause, err, depth + 1);
+  return out;
+}
+
+/** One link of a cause chain, as itself: a StepError as such, anything else by name, message and code. */
+function serializeCause(cause: unknown, from: StepError, depth: number): SerializedStepError {
+  if (cause instanceof StepError) return serializeStepError(cause, depth);
+  const { kind } = classifyError(cause);
+  const out: SerializedStepError = {
+    name: cause instanceof Error ? cause.name : typeof cause,
+    kind,
+    message: messageOf(cause),
+    retryable: isRetryableKind(kind),
+    attempt: from.attempt,
+    stepName: from.stepName,
+    occurredAt: from.occurredAt.toISOString(),
+  };
+  const code = codeOf(cause);
+  if (code !== undefined) out.code = code;
+  if (cause instanceof Error && cause.stack !== undefined) out.stack = cause.stack;
+  const next = typeof cause === 'object' && cause !== null ? (cause as { cause?: unknown }).cause : undefined;
+  if (next !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeCause(next, from, depth + 1);
   return out;
 }
 
@@ -62,6 +84,9 @@ export function rehydrateStepError(data: SerializedStepError): StepError {
 function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === 'string') return err;
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') {
+    return (err as { message: string }).message;
+  }
   try {
     return JSON.stringify(err) ?? String(err);
   } catch {

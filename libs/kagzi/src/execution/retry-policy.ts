@@ -1,7 +1,7 @@
 import { Duration, toMilliseconds } from '../common/duration';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
-import { ErrorKind } from '../errors/error-kind';
-import { StepError } from '../errors/step.error';
+import { ErrorKind, isErrorKind } from '../errors/error-kind';
+import { PermanentError, StepError } from '../errors/step.error';
 
 export type RetryOn = 'retryable' | 'any' | ErrorKind[] | ((error: StepError) => boolean);
 
@@ -41,12 +41,12 @@ export class RetryPolicy {
     const jitter = options.jitter ?? 0.25;
     if (!(multiplier >= 1)) throw new InvalidOptionsError(`RetryPolicy.exponential multiplier must be >= 1; got ${multiplier}`);
     if (!(jitter >= 0 && jitter <= 1)) throw new InvalidOptionsError(`RetryPolicy.exponential jitter must be between 0 and 1; got ${jitter}`);
-    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 5), initial, multiplier, max, jitter, options.retryOn ?? 'retryable');
+    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 5), initial, multiplier, max, jitter, checkRetryOn(options.retryOn));
   }
 
   static fixed(options: FixedRetryOptions = {}): RetryPolicy {
     const interval = toMilliseconds(options.interval ?? '5s', 'RetryPolicy.fixed interval');
-    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 3), interval, 1, interval, 0, options.retryOn ?? 'retryable');
+    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 3), interval, 1, interval, 0, checkRetryOn(options.retryOn));
   }
 
   static none(): RetryPolicy {
@@ -57,7 +57,8 @@ export class RetryPolicy {
   shouldRetry(error: StepError): boolean {
     if (error.attempt >= this.maxAttempts) return false;
     if (error.kind === ErrorKind.NonDeterminism || error.kind === ErrorKind.Cancelled) return false;
-    if (error.name === 'PermanentError') return false;
+    // By class, and by name for errors rehydrated from storage.
+    if (error instanceof PermanentError || error.name === 'PermanentError') return false;
     const on = this.retryOn;
     if (on === 'any') return true;
     if (on === 'retryable') return error.retryable;
@@ -77,4 +78,13 @@ export class RetryPolicy {
 function checkAttempts(n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidOptionsError(`RetryPolicy maxAttempts must be an integer >= 1; got ${n}`);
   return n;
+}
+
+function checkRetryOn(value: RetryOn | undefined): RetryOn {
+  if (value === undefined) return 'retryable';
+  if (value === 'retryable' || value === 'any' || typeof value === 'function') return value;
+  if (Array.isArray(value) && value.every(isErrorKind)) return value;
+  throw new InvalidOptionsError(
+    `RetryPolicy retryOn must be 'retryable', 'any', a list of ErrorKind values or a function (error) => boolean; got ${JSON.stringify(value)}`,
+  );
 }
