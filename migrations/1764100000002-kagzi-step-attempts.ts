@@ -11,14 +11,13 @@ export class KagziStepAttempts1764100000002 implements MigrationInterface {
     await queryRunner.query(`alter table "${s}".step_runs add column next_attempt_at timestamptz`);
     await queryRunner.query(`
       create table "${s}".step_attempts (
-        id bigint generated always as identity primary key,
         workflow_run_id uuid not null references "${s}".workflow_runs (id) on delete cascade,
         step_key text not null,
         attempt integer not null check (attempt >= 1),
         started_at timestamptz not null,
         finished_at timestamptz,
         error jsonb,
-        constraint step_attempts_run_key_attempt unique (workflow_run_id, step_key, attempt)
+        primary key (workflow_run_id, step_key, attempt)
       )`);
   }
 

@@ -11,6 +11,9 @@ import { QueryProbe } from './probe';
 
 /** Nest logs go to stderr, so stdout carries nothing but JSON figures. */
 class StderrLogger extends ConsoleLogger {
+  /** Messages matching this are not printed (the `retry` scenario fails hundreds of attempts on purpose). */
+  suppress?: RegExp;
+
   protected override printMessages(
     messages: unknown[],
     context?: string,
@@ -19,6 +22,8 @@ class StderrLogger extends ConsoleLogger {
     errorStack?: unknown,
     params?: Record<string, unknown>,
   ): void {
+    const suppress = this.suppress;
+    if (suppress && messages.some((m) => typeof m === 'string' && suppress.test(m))) return;
     super.printMessages(messages, context, logLevel, 'stderr', errorStack, params);
   }
 }
@@ -44,7 +49,7 @@ export interface BenchApp {
   worker: KagziWorker;
   db: KagziDatabase;
   probe: QueryProbe;
-  /** Deletes every run and step (the worker must be idle). */
+  /** Deletes every run, step and step attempt (the worker must be idle). */
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -52,6 +57,8 @@ export interface BenchApp {
 export interface BootOptions {
   /** Start recording statements as soon as the pool exists (the worker claims during init). */
   recordFromBoot?: boolean;
+  /** Log messages not to print (unless `--verbose`). */
+  suppressLogs?: RegExp;
 }
 
 /** Boots the bench module with the given worker options; resolves once the worker is polling. */
@@ -62,10 +69,10 @@ export async function bootBenchApp(target: BenchTarget, worker: WorkerOptions | 
     if (options.recordFromBoot) probe.start();
   };
   let app: INestApplicationContext;
+  const logger = new StderrLogger({ logLevels: verboseLogs ? ['log', 'warn', 'error', 'fatal'] : ['warn', 'error', 'fatal'] });
+  if (!verboseLogs) logger.suppress = options.suppressLogs;
   try {
-    app = await NestFactory.createApplicationContext(BenchModule.forRoot({ database: target.database, schema: target.schema, worker }), {
-      logger: new StderrLogger({ logLevels: verboseLogs ? ['log', 'warn', 'error', 'fatal'] : ['warn', 'error', 'fatal'] }),
-    });
+    app = await NestFactory.createApplicationContext(BenchModule.forRoot({ database: target.database, schema: target.schema, worker }), { logger });
   } finally {
     onDatabaseOpened = undefined;
   }
@@ -82,7 +89,7 @@ export async function bootBenchApp(target: BenchTarget, worker: WorkerOptions | 
     db,
     probe,
     reset: async () => {
-      await db.pool.query(`truncate "${schema}".step_runs, "${schema}".workflow_runs`);
+      await db.pool.query(`truncate "${schema}".step_attempts, "${schema}".step_runs, "${schema}".workflow_runs`);
     },
     close: () => app.close(),
   };

@@ -8,6 +8,7 @@ import { emit, note, round } from './report';
 import { Scenario } from './scenario';
 import { runLatency } from './scenarios/latency';
 import { REPLAY_CHILD_COMMAND, resumeReplayInThisProcess, runReplay } from './scenarios/replay';
+import { runRetry } from './scenarios/retry';
 import { runStatements } from './scenarios/statements';
 import { runThroughput } from './scenarios/throughput';
 
@@ -16,6 +17,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   latency: runLatency,
   throughput: runThroughput,
   replay: runReplay,
+  retry: runRetry,
 };
 
 async function main(argv: string[]): Promise<void> {

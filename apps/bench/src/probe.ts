@@ -92,6 +92,18 @@ export class QueryProbe {
     };
   }
 
+  /**
+   * Resolves once every recorded statement has its reply. A `result()` can resolve before the
+   * statement that finished the run has its own reply: the outcome travels in the `finished` NOTIFY,
+   * on another connection.
+   */
+  async settled(timeoutMs = 1_000): Promise<void> {
+    const until = performance.now() + timeoutMs;
+    while (this.records.some((r) => r.t1 === undefined) && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
   /** Records so far, without stopping. */
   snapshot(): readonly QueryRecord[] {
     return this.records;

@@ -78,3 +78,35 @@ export function summarize(values: readonly number[]): { p50: number; p95: number
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Nearest-rank percentiles that describe a sample's spread. */
+export function spread(values: readonly number[], digits = 3): { p5: number; p25: number; p50: number; p75: number; p95: number; n: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number): number => round(percentile(sorted, p), digits);
+  return { p5: at(5), p25: at(25), p50: at(50), p75: at(75), p95: at(95), n: sorted.length };
+}
+
+/**
+ * 95 % confidence interval of the median by the percentile bootstrap (2,000 resamples, fixed seed so
+ * a re-run of the same sample prints the same interval).
+ */
+export function medianCi95(values: readonly number[], resamples = 2000): [number, number] {
+  if (values.length === 0) return [NaN, NaN];
+  let seed = 0x9e3779b9;
+  const random = (): number => {
+    // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const medians: number[] = [];
+  const sample = new Array<number>(values.length);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < values.length; i++) sample[i] = values[Math.floor(random() * values.length)];
+    medians.push(median(sample));
+  }
+  medians.sort((a, b) => a - b);
+  return [percentile(medians, 2.5), percentile(medians, 97.5)];
+}

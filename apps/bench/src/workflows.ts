@@ -1,4 +1,4 @@
-import { Duration, Step, Workflow, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
+import { Duration, RetryPolicy, Step, TransientError, Workflow, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
 
 /**
  * The workflow the issue's targets are stated for: three trivial steps in sequence, so every
@@ -51,4 +51,81 @@ export class LoopWorkflow implements WorkflowDefinition<LoopInput, number> {
   }
 }
 
-export const BENCH_WORKFLOWS = [ThreeStepWorkflow, LoopWorkflow];
+/**
+ * The `retry` scenario's A/B pair: `steps` calls of one trivial step that carries a retry policy
+ * (exponential back-off, the library's defaults) or explicitly none. Same step name, so both record
+ * identical keys and rows; only the policy differs.
+ */
+@Workflow({ name: 'BenchLoopExponential' })
+export class LoopExponentialWorkflow implements WorkflowDefinition<{ steps: number }, number> {
+  async run(input: { steps: number }): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < input.steps; i++) total = await this.add(total, i);
+    return total;
+  }
+
+  @Step({ name: 'add', retry: RetryPolicy.exponential() })
+  async add(total: number, i: number): Promise<number> {
+    return total + i;
+  }
+}
+
+@Workflow({ name: 'BenchLoopNoRetry' })
+export class LoopNoRetryWorkflow implements WorkflowDefinition<{ steps: number }, number> {
+  async run(input: { steps: number }): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < input.steps; i++) total = await this.add(total, i);
+    return total;
+  }
+
+  @Step({ name: 'add', retry: RetryPolicy.none() })
+  async add(total: number, i: number): Promise<number> {
+    return total + i;
+  }
+}
+
+export interface RetryOnceInput {
+  /** Unique per run: the flaky step fails the first time it sees a token. */
+  token: string;
+  /** false: the same three steps with no failure (the baseline). */
+  fail: boolean;
+}
+
+/** Tokens whose first attempt has already failed, in this process (a step body cannot see its attempt number). */
+const failedOnce = new Set<string>();
+
+/**
+ * Three trivial steps; with `fail`, the middle one throws a TransientError on its first attempt and
+ * succeeds on the second. Interval 0: the retry is due at once, so the figure is the cycle's own cost
+ * (record the attempt and park, re-claim, load the steps, replay, attempt 2), not a back-off wait.
+ */
+@Workflow({ name: 'BenchRetryOnce' })
+export class RetryOnceWorkflow implements WorkflowDefinition<RetryOnceInput, number> {
+  async run(input: RetryOnceInput): Promise<number> {
+    const a = await this.before(1);
+    const b = await this.flaky(a, input.token, input.fail);
+    return this.after(b);
+  }
+
+  @Step()
+  async before(n: number): Promise<number> {
+    return n + 1;
+  }
+
+  @Step({ retry: RetryPolicy.fixed({ maxAttempts: 2, interval: 0 }) })
+  async flaky(n: number, token: string, fail: boolean): Promise<number> {
+    if (fail && !failedOnce.has(token)) {
+      failedOnce.add(token);
+      throw new TransientError('bench: the first attempt fails on purpose');
+    }
+    failedOnce.delete(token);
+    return n * 2;
+  }
+
+  @Step()
+  async after(n: number): Promise<number> {
+    return n - 1;
+  }
+}
+
+export const BENCH_WORKFLOWS = [ThreeStepWorkflow, LoopWorkflow, LoopExponentialWorkflow, LoopNoRetryWorkflow, RetryOnceWorkflow];

@@ -54,6 +54,8 @@ export async function runReplay(ctx: ScenarioContext): Promise<void> {
       params: { completed_steps: steps, process: 'same (warm)' },
       detail: {
         ...breakdown(chosen.resume),
+        // finishRun's reply → result() resolved; negative when the `finished` NOTIFY (which carries the
+        // outcome) reached the client before the worker had finishRun's own reply
         result_delivery_ms: round(chosen.deliveryMs),
         first_execution_ms: round(chosen.firstExecutionMs),
         first_execution_ms_per_step: round(chosen.firstExecutionMs / steps, 3),
@@ -91,6 +93,7 @@ async function resumeInSameProcess(app: BenchApp, steps: number): Promise<{ resu
   const handle = await app.client.start(LoopWorkflow, { steps, sleep: '300ms' });
   await handle.result();
   const resultAt = performance.now();
+  await app.probe.settled();
   const { records } = app.probe.stop();
   const firstClaim = records.find((r) => r.name === 'claimRuns' && (r.rows ?? 0) > 0);
   const suspend = records.find((r) => r.name === 'suspendRun');
@@ -110,7 +113,9 @@ function resumeTimes(records: readonly QueryRecord[]): ResumeTimes {
   const load = records.find((r) => r.name === 'loadSteps' && claim && r.t0 >= claim.t0);
   const finish = records.find((r) => r.name === 'finishRun' && claim && r.t0 >= claim.t0);
   if (!claim?.t1 || !load?.t1 || !finish?.t1) {
-    throw new Error(`replay: could not find the resume's claim, loadSteps and finishRun among ${records.length} statements`);
+    throw new Error(
+      `replay: could not find the resume's claim, loadSteps and finishRun among ${records.length} statements: ${records.map((r) => `${r.name}(${r.rows ?? '?'})`).join(', ')}`,
+    );
   }
   return {
     claimToResultMs: finish.t1 - claim.t0,
@@ -151,6 +156,7 @@ export async function resumeReplayInThisProcess(): Promise<void> {
   try {
     await app.client.getHandle(job.runId).result({ timeout: '60s' });
     const processToResultMs = performance.now(); // performance.now() counts from process start
+    await app.probe.settled();
     const times = resumeTimes(app.probe.stop().records);
     const report: ChildReport = { ...times, bootMs, processToResultMs };
     process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -8,7 +8,7 @@ import { emit, median, note, sleep } from '../report';
 import { ScenarioContext } from '../scenario';
 import { LoopWorkflow, ThreeStepWorkflow } from '../workflows';
 
-interface RunCount {
+export interface RunCount {
   /** Every statement the run caused, until the worker is idle again. */
   total: number;
   /** Statements issued before `result()` resolved. */
@@ -120,7 +120,7 @@ async function measure<I>(
   };
 }
 
-async function countOne<I>(app: BenchApp, admin: Client, workflow: WorkflowRef<I, unknown>, input: I): Promise<RunCount> {
+export async function countOne<I>(app: BenchApp, admin: Client, workflow: WorkflowRef<I, unknown>, input: I): Promise<RunCount> {
   await sleep(200); // the worker finished re-polling after the previous run
   const xid0 = await nextXid(admin);
   app.probe.start();

@@ -182,6 +182,11 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   /** A run this worker put to sleep: wake the loop when it is due rather than at the next poll. */
   private wakeAt(when: Date): void {
+    // Already due (a zero back-off): a timer would still cost a millisecond or more.
+    if (when.getTime() <= Date.now()) {
+      this.delay.wake();
+      return;
+    }
     const timer = setTimeout(() => {
       this.wakeTimers.delete(timer);
       this.delay.wake();
