@@ -1,5 +1,6 @@
 import { KagziInit1764100000001 } from './1764100000001-kagzi-init';
 import { KagziStepAttempts1764100000002 } from './1764100000002-kagzi-step-attempts';
+import { KagziParallelGroups1764100000003 } from './1764100000003-kagzi-parallel-groups';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
-export const KAGZI_MIGRATIONS = [KagziInit1764100000001, KagziStepAttempts1764100000002];
+export const KAGZI_MIGRATIONS = [KagziInit1764100000001, KagziStepAttempts1764100000002, KagziParallelGroups1764100000003];

@@ -4,14 +4,15 @@ import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
 import { KagziError } from '../errors/kagzi.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
-import { PermanentError, StepError, TransientError } from '../errors/step.error';
+import { PermanentError, SerializedStepError, StepError, TransientError } from '../errors/step.error';
 import { rehydrateStepError, serializeStepError, toStepError } from '../errors/step-error.serializer';
 import { UsageError } from '../errors/usage.error';
-import { Lease, RunRepository, StepCommitOutcome } from '../persistence/run.repository';
+import { Lease, RunRepository, StepPlacement } from '../persistence/run.repository';
 import { StoredStepRow } from '../persistence/run.rows';
 import { PayloadSerializer, hashArguments } from './payload.serializer';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 import { RetryPolicy } from './retry-policy';
+import { RunFibers } from './run-fibers';
 import { StepDefinition } from './step-definition';
 
 const SLEEP_STEP = '$sleep';
@@ -40,9 +41,8 @@ export class RunExecution {
   private stop?: ExecutionStop;
   private resolveStop!: (stop: ExecutionStop) => void;
   private readonly counters = new Map<string, number>();
-  private inFlightSteps = 0;
-  private readonly idleWaiters: Array<() => void> = [];
-  private parking = false;
+  /** Strands of this run's code that can progress; parks the run when none can. */
+  readonly fibers = new RunFibers((due) => this.parkWhenIdle(due));
 
   constructor(
     readonly lease: Lease,
@@ -73,76 +73,127 @@ export class RunExecution {
   async runStep<T>(scope: RunScope, def: StepDefinition, body: () => unknown, args: readonly unknown[]): Promise<T> {
     // The key is taken before the first await, so concurrent calls get keys in call order.
     const key = this.nextKey(scope.path, def.name);
-    this.throwIfStopped();
+    this.throwIfStopped(scope);
     const argsHash = hashArguments(args);
     const recorded = this.stored.get(key);
-    let failedAttempts = 0;
+    let attempt = 1;
     if (recorded) {
       this.checkRecorded(key, def.name, argsHash, recorded);
       if (recorded.status !== 'RUNNING') return this.replay<T>(recorded);
-      // Waiting for a retry: resume the count; a run woken early (handed back) parks again.
-      failedAttempts = recorded.attempts;
+      // Waiting for a retry: the count goes on; a run woken early (handed back) waits again.
+      attempt = recorded.attempts + 1;
       const nextAt = recorded.next_attempt_at;
-      if (nextAt && nextAt.getTime() > Date.now()) {
-        return this.park(nextAt, `waiting for attempt ${failedAttempts + 1} of step "${def.name}"`, () =>
-          this.deps.repository.suspendRun(this.lease, key, 'null', nextAt, false),
-        );
-      }
+      if (nextAt && nextAt.getTime() > Date.now()) await this.waitUntil(scope, nextAt, `waiting for attempt ${attempt} of step "${def.name}"`);
     }
-    return this.attempt<T>(scope, def, key, argsHash, body, failedAttempts + 1);
+    for (;; attempt++) {
+      const outcome = await this.attempt<T>(scope, def, key, argsHash, body, attempt);
+      if (outcome.done) return outcome.value;
+    }
   }
 
   async sleep(scope: RunScope, duration: Duration): Promise<void> {
     const ms = toMilliseconds(duration, 'ctx.sleep() duration');
     if (scope.inStep) throw new UsageError('ctx.sleep() was called inside a step body; call it from the workflow code between steps.');
     const key = this.nextKey(scope.path, SLEEP_STEP);
-    this.throwIfStopped();
+    this.throwIfStopped(scope);
     const recorded = this.stored.get(key);
-    let wakeAt: Date;
     if (recorded) {
       if (recorded.kind !== 'SLEEP') this.failNonDeterministic(key, SLEEP_STEP, `a step "${recorded.step_name}" was recorded there`);
-      wakeAt = this.deps.serializer.decode<Date>(recorded.output);
-      if (wakeAt.getTime() <= Date.now()) return;
-    } else {
-      if (ms <= 0) return;
-      wakeAt = new Date(Date.now() + ms);
+      const wakeAt = this.deps.serializer.decode<Date>(recorded.output);
+      if (wakeAt.getTime() > Date.now()) await this.waitUntil(scope, wakeAt, 'waiting for a sleep to end');
+      return;
     }
-    const payload = this.deps.serializer.encode(wakeAt, 'sleep wake-up time').text;
-    return this.park(wakeAt, 'recording a sleep', () => this.deps.repository.suspendRun(this.lease, key, payload, wakeAt, !recorded));
+    if (ms <= 0) return;
+    const wakeAt = new Date(Date.now() + ms);
+    const sleep = { key, output: this.deps.serializer.encode(wakeAt, 'sleep wake-up time').text, ...placement(scope) };
+    if (this.fibers.isLast) {
+      const due = this.fibers.earliest(wakeAt);
+      return this.parkNow(due, 'recording a sleep', () => this.deps.repository.parkRun(this.lease, due, sleep));
+    }
+    const outcome = await this.write('recording a sleep', () =>
+      this.deps.repository.recordMarker(this.lease, { ...sleep, name: 'sleep', kind: 'SLEEP' }),
+    );
+    if (outcome.kind === 'lost') this.loseLease('its sleep could not be recorded');
+    await this.fibers.block(wakeAt, scope.branchSignal);
   }
 
-  /** One execution of a step body, then its durable outcome: completed, failed for good, or retried later. */
-  private async attempt<T>(scope: RunScope, def: StepDefinition, key: string, argsHash: string, body: () => unknown, attempt: number): Promise<T> {
-    await this.gate();
-    this.inFlightSteps++;
+  /**
+   * Records a group's decision (a race's winner) durably. Returns the decision recorded earlier if
+   * there was one (it wins), else undefined.
+   */
+  async recordDecision(scope: RunScope, key: string, name: string, decision: unknown): Promise<StoredStepRow | undefined> {
+    const output = this.deps.serializer.encode(decision, `decision of ${name}`).text;
+    const outcome = await this.write(`recording ${name} (${key})`, () =>
+      this.deps.repository.recordMarker(this.lease, { key, name, kind: 'GROUP', output, ...placement(scope) }),
+    );
+    if (outcome.kind === 'lost') this.loseLease(`its record of ${name} (${key}) was refused`);
+    return outcome.kind === 'exists' ? outcome.step : undefined;
+  }
+
+  /** The stored record under `key`, if any (steps, sleeps and group decisions). */
+  recorded(key: string): StoredStepRow | undefined {
+    return this.stored.get(key);
+  }
+
+  decode<T>(row: StoredStepRow): T {
+    return this.deps.serializer.decode<T>(row.output);
+  }
+
+  /** Throws if the run (or the branch of `scope`) was stopped: no new work may start. */
+  throwIfStopped(scope?: RunScope): void {
+    const stop = this.stop;
+    if (stop) {
+      if (stop.kind === 'fatal') throw stop.error;
+      throw new LeaseLostError(`Run ${this.runId} stopped in this worker (${stop.kind === 'lost' ? stop.reason : 'suspended'})`);
+    }
+    if (scope?.branchSignal?.aborted) {
+      throw new StepError('The branch was aborted (another branch failed or won the race)', { kind: ErrorKind.Cancelled, cause: scope.branchSignal.reason });
+    }
+  }
+
+  /** Waits until `wakeAt` with nothing to record: parks the run if nothing else can progress. */
+  private async waitUntil(scope: RunScope, wakeAt: Date, what: string): Promise<void> {
+    if (this.fibers.isLast) {
+      const due = this.fibers.earliest(wakeAt);
+      return this.parkNow(due, what, () => this.deps.repository.parkRun(this.lease, due));
+    }
+    await this.fibers.block(wakeAt, scope.branchSignal);
+  }
+
+  /** One execution of a step body and its durable outcome: done (completed or failed for good), or retried. */
+  private async attempt<T>(
+    scope: RunScope,
+    def: StepDefinition,
+    key: string,
+    argsHash: string,
+    body: () => unknown,
+    attempt: number,
+  ): Promise<{ done: true; value: T } | { done: false }> {
     const startedAt = new Date();
     const controller = new AbortController();
-    const onRunAbort = (): void => controller.abort(this.controller.signal.reason);
-    this.controller.signal.addEventListener('abort', onRunAbort, { once: true });
+    const abortAttempt = (): void => controller.abort(scope.branchSignal?.reason ?? this.controller.signal.reason);
+    const parents = [this.controller.signal, scope.branchSignal].filter((s): s is AbortSignal => s !== undefined);
+    for (const signal of parents) signal.addEventListener('abort', abortAttempt, { once: true });
     let value: unknown;
     try {
       value = await this.invoke(scope, def, body, controller, attempt);
     } catch (err: unknown) {
-      this.throwIfStopped();
+      this.throwIfStopped(scope);
       const error = toStepError(err, { stepName: def.name, attempt }, this.deps.classifyError);
       const policy = def.retry ?? this.deps.defaultRetry;
-      if (policy.shouldRetry(error)) {
-        const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
-        this.settleStep();
-        this.deps.logger.warn(
-          `Run ${this.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
-        );
-        return this.park(nextAttemptAt, `recording attempt ${attempt} of step "${def.name}"`, () =>
-          this.deps.repository.scheduleRetry(this.lease, {
-            key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt,
-          }),
-        );
+      if (!policy.shouldRetry(error)) {
+        return { done: true, value: await this.commit<T>(scope, key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error }) };
       }
-      return this.commit<T>(key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error });
+      const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
+      this.deps.logger.warn(
+        `Run ${this.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
+      );
+      await this.retryLater(scope, { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt });
+      return { done: false };
     } finally {
-      this.controller.signal.removeEventListener('abort', onRunAbort);
+      for (const signal of parents) signal.removeEventListener('abort', abortAttempt);
     }
-    this.throwIfStopped();
+    this.throwIfStopped(scope);
     let text: string;
     try {
       text = this.deps.serializer.encode(value, `output of step "${def.name}"`).text;
@@ -153,9 +204,25 @@ export class RunExecution {
       });
       error.stepName = def.name;
       error.attempt = attempt;
-      return this.commit<T>(key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error });
+      return { done: true, value: await this.commit<T>(scope, key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error }) };
     }
-    return this.commit<T>(key, def.name, argsHash, startedAt, attempt, { status: 'COMPLETED', text });
+    return { done: true, value: await this.commit<T>(scope, key, def.name, argsHash, startedAt, attempt, { status: 'COMPLETED', text }) };
+  }
+
+  /** Records the failed attempt, then waits for the next one: parked if nothing else can progress, else in process. */
+  private async retryLater(
+    scope: RunScope,
+    step: { key: string; name: string; argsHash: string; error: SerializedStepError; attempt: number; startedAt: Date; nextAttemptAt: Date },
+  ): Promise<void> {
+    const what = `recording attempt ${step.attempt} of step "${step.name}"`;
+    const placed = { ...step, ...placement(scope) };
+    if (this.fibers.isLast) {
+      const due = this.fibers.earliest(step.nextAttemptAt);
+      return this.parkNow(due, what, () => this.deps.repository.scheduleRetry(this.lease, placed, due));
+    }
+    const recorded = await this.write(what, () => this.deps.repository.scheduleRetry(this.lease, placed));
+    if (!recorded) this.loseLease(`its record of attempt ${step.attempt} of step "${step.name}" was refused`);
+    await this.fibers.block(step.nextAttemptAt, scope.branchSignal);
   }
 
   /** Runs the body in the step's scope; with a timeout, the attempt fails (and its signal aborts) when it expires. */
@@ -203,36 +270,29 @@ export class RunExecution {
   }
 
   /**
-   * Parks the run until `wakeAt` (sleep, retry back-off): waits for steps already running in other
-   * branches to commit, blocks new ones, then releases the lease in one fenced write. The caller's
-   * promise never settles: the run resumes by replay in whichever worker claims it next.
+   * This strand is the last one that could progress and must wait: park the run until `due` in one
+   * fenced write (lease released, worker slot freed). The promise never settles: the run resumes
+   * by replay in whichever worker claims it next.
    */
-  private async park(wakeAt: Date, what: string, write: () => Promise<boolean>): Promise<never> {
-    if (this.parking) return new Promise<never>(() => undefined);
-    this.parking = true;
-    await this.quiesce();
-    this.throwIfStopped();
+  private async parkNow(due: Date, what: string, write: () => Promise<boolean>): Promise<never> {
+    this.fibers.startParking();
     const parked = await this.write(what, write);
     if (!parked) this.loseLease(`the run was cancelled or claimed by another worker before ${what}`);
-    this.finish({ kind: 'suspended', wakeAt });
+    this.finish({ kind: 'suspended', wakeAt: due });
     return new Promise<never>(() => undefined);
   }
 
-  /** New step attempts wait here forever once the run is being parked. */
-  private async gate(): Promise<void> {
-    if (this.parking) await new Promise<never>(() => undefined);
-  }
-
-  private async quiesce(): Promise<void> {
-    while (this.inFlightSteps > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private settleStep(): void {
-    this.inFlightSteps--;
-    if (this.inFlightSteps === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  /** Every strand is blocked (branches asleep or backing off): park until the earliest wake-up. */
+  private parkWhenIdle(due: Date): void {
+    void (async () => {
+      const parked = await this.write('parking the run', () => this.deps.repository.parkRun(this.lease, due));
+      if (!parked) this.loseLease('the run was cancelled or claimed by another worker before it could be parked');
+      this.finish({ kind: 'suspended', wakeAt: due });
+    })().catch(() => undefined); // a refused write has already stopped the run
   }
 
   private async commit<T>(
+    scope: RunScope,
     key: string,
     name: string,
     argsHash: string,
@@ -240,23 +300,19 @@ export class RunExecution {
     attempt: number,
     result: { status: 'COMPLETED'; text: string } | { status: 'FAILED'; error: StepError },
   ): Promise<T> {
-    let outcome: StepCommitOutcome;
-    try {
-      outcome = await this.write(`recording step "${name}" (${key})`, () =>
-        this.deps.repository.commitStep(this.lease, {
-          key,
-          name,
-          status: result.status,
-          argsHash,
-          output: result.status === 'COMPLETED' ? result.text : null,
-          error: result.status === 'FAILED' ? serializeStepError(result.error) : null,
-          startedAt,
-          attempt,
-        }),
-      );
-    } finally {
-      this.settleStep();
-    }
+    const outcome = await this.write(`recording step "${name}" (${key})`, () =>
+      this.deps.repository.commitStep(this.lease, {
+        key,
+        name,
+        status: result.status,
+        argsHash,
+        output: result.status === 'COMPLETED' ? result.text : null,
+        error: result.status === 'FAILED' ? serializeStepError(result.error) : null,
+        startedAt,
+        attempt,
+        ...placement(scope),
+      }),
+    );
     if (outcome.kind === 'lost') this.loseLease(`its commit of step "${name}" (${key}) was refused`);
     this.throwIfStopped();
     if (outcome.kind === 'exists') return this.replay<T>(outcome.step);
@@ -296,17 +352,15 @@ export class RunExecution {
     throw new LeaseLostError(`Run ${this.runId} is no longer owned by this worker: ${why}`);
   }
 
-  private throwIfStopped(): void {
-    const stop = this.stop;
-    if (!stop) return;
-    if (stop.kind === 'fatal') throw stop.error;
-    throw new LeaseLostError(`Run ${this.runId} stopped in this worker (${stop.kind === 'lost' ? stop.reason : 'suspended'})`);
-  }
-
   private finish(stop: ExecutionStop): void {
     if (this.stop) return;
     this.stop = stop;
+    this.fibers.dispose();
     if (stop.kind !== 'suspended') this.controller.abort(stop.kind === 'fatal' ? stop.error : new LeaseLostError(stop.reason));
     this.resolveStop(stop);
   }
+}
+
+function placement(scope: RunScope): StepPlacement {
+  return scope.group === undefined ? {} : { group: scope.group, branch: scope.branch };
 }

@@ -10,6 +10,10 @@ export interface RunScope {
   readonly inStep: boolean;
   /** Inside a step body: aborted when the attempt times out or the run stops in this worker. */
   readonly attemptSignal?: AbortSignal;
+  /** Inside a parallel branch: the innermost group's key, this branch's key, and its signal. */
+  readonly group?: string;
+  readonly branch?: string;
+  readonly branchSignal?: AbortSignal;
 }
 
 /** Process-wide: step wrappers are installed on prototypes, so every Nest app in the process shares it. */

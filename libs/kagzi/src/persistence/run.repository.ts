@@ -19,10 +19,11 @@ import { insertRunSql } from './sql/insert-run.sql';
 import { listRunsSql } from './sql/list-runs.sql';
 import { loadStepsSql } from './sql/load-steps.sql';
 import { nextDueSql } from './sql/next-due.sql';
+import { parkRunSql } from './sql/park-run.sql';
+import { recordMarkerSql } from './sql/record-marker.sql';
 import { registerVersionsSql } from './sql/register-versions.sql';
 import { scheduleRetrySql } from './sql/schedule-retry.sql';
 import { releaseRunsSql } from './sql/release-runs.sql';
-import { suspendRunSql } from './sql/suspend-run.sql';
 import { ClaimedRunRow, RunOutcomeRow, RunRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 
 /** Who holds a run: every write for a claimed run carries this and is refused if it is stale. */
@@ -37,13 +38,19 @@ export interface ServedPairs {
   versions: number[];
 }
 
+/** Where a step ran: the innermost parallel group and the branch within it (absent at the top level). */
+export interface StepPlacement {
+  group?: string;
+  branch?: string;
+}
+
 export type StepCommitOutcome = { kind: 'committed' } | { kind: 'exists'; step: StoredStepRow } | { kind: 'lost' };
 
 /** Every statement Kagzi runs against its tables, with the schema bound once. */
 export class RunRepository {
   private readonly sql: Record<
-    | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun' | 'suspendRun'
-    | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'listRuns' | 'countRuns'
+    | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun'
+    | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'recordMarker' | 'parkRun' | 'listRuns' | 'countRuns'
     | 'nextDue' | 'registerVersions' | 'findVersions',
     string
   >;
@@ -52,9 +59,9 @@ export class RunRepository {
     const s = db.schema;
     this.sql = {
       insertRun: insertRunSql(s), findRunByKey: findRunByKeySql(s), claimRuns: claimRunsSql(s), loadSteps: loadStepsSql(s),
-      commitStep: commitStepSql(s), findStep: findStepSql(s), finishRun: finishRunSql(s), suspendRun: suspendRunSql(s),
+      commitStep: commitStepSql(s), findStep: findStepSql(s), finishRun: finishRunSql(s),
       extendLeases: extendLeasesSql(s), releaseRuns: releaseRunsSql(s), cancelRun: cancelRunSql(s),
-      getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), getStepAttempts: getStepAttemptsSql(s), scheduleRetry: scheduleRetrySql(s), listRuns: listRunsSql(s),
+      getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), getStepAttempts: getStepAttemptsSql(s), scheduleRetry: scheduleRetrySql(s), recordMarker: recordMarkerSql(s), parkRun: parkRunSql(s), listRuns: listRunsSql(s),
       countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), findVersions: findVersionsSql(s),
     };
   }
@@ -92,17 +99,13 @@ export class RunRepository {
     step: {
       key: string; name: string; status: 'COMPLETED' | 'FAILED'; argsHash: string; output: string | null;
       error: SerializedStepError | null; startedAt: Date; attempt: number;
-    },
+    } & StepPlacement,
   ): Promise<StepCommitOutcome> {
     const rows = await this.run('commitStep', [
       lease.runId, lease.owner, lease.epoch, step.key, step.name, step.status, step.argsHash, step.output,
-      step.error === null ? null : JSON.stringify(step.error), step.startedAt, step.attempt,
+      step.error === null ? null : JSON.stringify(step.error), step.startedAt, step.attempt, step.group ?? null, step.branch ?? null,
     ]);
-    if (rows.length === 1) return { kind: 'committed' };
-    const [found] = await this.run<StoredStepRow & { lease_owner: string | null; lease_epoch: number; run_status: RunStatus }>('findStep', [lease.runId, step.key]);
-    const stillOwner = found && found.lease_owner === lease.owner && found.lease_epoch === lease.epoch && found.run_status === 'RUNNING';
-    if (stillOwner && found.step_key !== null) return { kind: 'exists', step: found };
-    return { kind: 'lost' };
+    return rows.length === 1 ? { kind: 'committed' } : this.whyNotWritten(lease, step.key);
   }
 
   /** Returns false when the lease was lost (nothing written). */
@@ -111,22 +114,43 @@ export class RunRepository {
     return rows.length === 1;
   }
 
-  /** Records a failed attempt and parks the run until `nextAttemptAt`. Returns false when the lease was lost. */
+  /**
+   * Records a failed attempt that will be retried at `nextAttemptAt`; with `parkUntil`, parks the run
+   * until then in the same statement. Returns false when the lease was lost (nothing written).
+   */
   async scheduleRetry(
     lease: Lease,
-    step: { key: string; name: string; argsHash: string; error: SerializedStepError; attempt: number; startedAt: Date; nextAttemptAt: Date },
+    step: { key: string; name: string; argsHash: string; error: SerializedStepError; attempt: number; startedAt: Date; nextAttemptAt: Date } & StepPlacement,
+    parkUntil?: Date,
   ): Promise<boolean> {
     const rows = await this.run('scheduleRetry', [
       lease.runId, lease.owner, lease.epoch, step.key, step.name, step.nextAttemptAt, step.argsHash, JSON.stringify(step.error),
-      step.attempt, step.startedAt,
+      step.attempt, step.startedAt, parkUntil !== undefined, step.group ?? null, parkUntil ?? null, step.branch ?? null,
     ]);
     return rows.length === 1;
   }
 
-  /** Returns false when the lease was lost (nothing written). */
-  async suspendRun(lease: Lease, key: string, wakeAtPayload: string, wakeAt: Date, recordStep: boolean): Promise<boolean> {
-    const rows = await this.run('suspendRun', [lease.runId, lease.owner, lease.epoch, key, wakeAtPayload, wakeAt, recordStep]);
+  /** Records a sleep's wake-up or a group's decision; 'exists' when one was recorded first. */
+  async recordMarker(lease: Lease, marker: { key: string; name: string; kind: 'SLEEP' | 'GROUP'; output: string } & StepPlacement): Promise<StepCommitOutcome> {
+    const rows = await this.run('recordMarker', [
+      lease.runId, lease.owner, lease.epoch, marker.key, marker.name, marker.kind, marker.output, marker.group ?? null, marker.branch ?? null,
+    ]);
+    return rows.length === 1 ? { kind: 'committed' } : this.whyNotWritten(lease, marker.key);
+  }
+
+  /** Parks the run until `dueAt`, recording a sleep with it if given. Returns false when the lease was lost. */
+  async parkRun(lease: Lease, dueAt: Date, sleep?: { key: string; output: string } & StepPlacement): Promise<boolean> {
+    const rows = await this.run('parkRun', [
+      lease.runId, lease.owner, lease.epoch, dueAt, sleep?.key ?? null, sleep?.output ?? null, sleep?.group ?? null, sleep?.branch ?? null,
+    ]);
     return rows.length === 1;
+  }
+
+  /** A fenced insert wrote nothing: either the lease is gone, or the key was recorded first (returned). */
+  private async whyNotWritten(lease: Lease, key: string): Promise<StepCommitOutcome> {
+    const [found] = await this.run<StoredStepRow & { lease_owner: string | null; lease_epoch: number; run_status: RunStatus }>('findStep', [lease.runId, key]);
+    const stillOwner = found && found.lease_owner === lease.owner && found.lease_epoch === lease.epoch && found.run_status === 'RUNNING';
+    return stillOwner && found.step_key !== null ? { kind: 'exists', step: found } : { kind: 'lost' };
   }
 
   /** Returns the ids whose leases were extended; the others are lost. */

@@ -14,7 +14,7 @@ export interface ClaimedRunRow {
 export interface StoredStepRow {
   step_key: string;
   step_name: string;
-  kind: 'STEP' | 'SLEEP';
+  kind: 'STEP' | 'SLEEP' | 'GROUP';
   /** RUNNING: waiting for its next attempt (attempts failed so far, next_attempt_at). */
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   args_hash: string | null;
@@ -56,11 +56,13 @@ export interface RunRow {
 export interface StepRow {
   step_key: string;
   step_name: string;
-  kind: 'STEP' | 'SLEEP';
+  kind: 'STEP' | 'SLEEP' | 'GROUP';
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   output: StoredPayload | null;
   error: SerializedStepError | null;
   attempts: number;
   started_at: Date;
   completed_at: Date | null;
+  parallel_group_id: string | null;
+  parent_step_id: string | null;
 }

@@ -4,7 +4,7 @@
  * owner always loads it; a stale owner or epoch selects no row and writes nothing. A step waiting
  * for a retry (RUNNING) may be finished; a finished step is never overwritten.
  * $1 run id, $2 owner, $3 epoch, $4 key, $5 name, $6 status, $7 args hash, $8 output json,
- * $9 error jsonb, $10 attempt started at, $11 attempt number
+ * $9 error jsonb, $10 attempt started at, $11 attempt number, $12 parallel group key, $13 branch key
  */
 export const commitStepSql = (s: string): string => `
 with fenced as (
@@ -13,8 +13,10 @@ with fenced as (
   for share of r
 ), step as (
   insert into "${s}".step_runs
-    (workflow_run_id, step_key, step_name, kind, status, args_hash, output, error, attempts, started_at, completed_at)
-  select id, $4::text, $5::text, 'STEP', $6::text, $7::text, $8::json, $9::jsonb, $11::int, $10::timestamptz, now()
+    (workflow_run_id, step_key, step_name, kind, status, args_hash, output, error, attempts, started_at, completed_at,
+     parallel_group_id, parent_step_id)
+  select id, $4::text, $5::text, 'STEP', $6::text, $7::text, $8::json, $9::jsonb, $11::int, $10::timestamptz, now(),
+         $12::text, $13::text
   from fenced
   on conflict (workflow_run_id, step_key) do update
     set status = excluded.status, output = excluded.output, error = excluded.error, attempts = excluded.attempts,

@@ -1,0 +1,18 @@
+/**
+ * Park the run until $4 (durable sleep, retry back-off): status SLEEPING, due then, lease released,
+ * so any worker may resume it. With a sleep key, the sleep is recorded in the same statement.
+ * $1 run id, $2 owner, $3 epoch, $4 due at, $5 sleep key or null, $6 wake-up output json, $7 group key, $8 branch key
+ */
+export const parkRunSql = (s: string): string => `
+with parked as (
+  update "${s}".workflow_runs
+  set status = 'SLEEPING', due_at = $4::timestamptz, lease_owner = null, updated_at = now()
+  where id = $1::uuid and lease_owner = $2::text and lease_epoch = $3::int and status = 'RUNNING'
+  returning id
+), recorded as (
+  insert into "${s}".step_runs
+    (workflow_run_id, step_key, step_name, kind, status, output, completed_at, parallel_group_id, parent_step_id)
+  select id, $5::text, 'sleep', 'SLEEP', 'COMPLETED', $6::json, now(), $7::text, $8::text from parked where $5::text is not null
+  on conflict (workflow_run_id, step_key) do nothing
+)
+select id from parked`;
