@@ -4,7 +4,10 @@ export { Workflow, type WorkflowOptions } from './decorators/workflow.decorator'
 export { Step, type StepOptions } from './decorators/step.decorator';
 export { WorkflowClient } from './client/workflow.client';
 export { WorkflowHandle } from './client/workflow.handle';
-export type { WorkflowContext, WorkflowDefinition, WorkflowRef, Settled } from './interfaces/workflow.interface';
+export type {
+  WorkflowContext, WorkflowDefinition, WorkflowRef, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult,
+} from './interfaces/workflow.interface';
+export { MAX_BRANCHES } from './execution/branch-group';
 export type { RunStatus, StartOptions, RunDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt } from './interfaces/run.interface';
 export type { Duration } from './common/duration';
 export { stepSignal } from './execution/step-signal';

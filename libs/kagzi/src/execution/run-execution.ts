@@ -335,7 +335,8 @@ export class RunExecution {
     }
   }
 
-  private failNonDeterministic(key: string, name: string, what: string): never {
+  /** Fails the run: the code no longer matches its recorded history at `key`. */
+  failNonDeterministic(key: string, name: string, what: string): never {
     const error = new PermanentError(
       `Non-determinism in run ${this.runId}: step "${name}" (key ${key}) no longer matches the recorded history: ${what}. ` +
         'Workflow code must make the same step calls with the same arguments on every replay; ship changed logic as a new workflow version.',

@@ -11,7 +11,31 @@ export interface WorkflowContext {
   readonly signal: AbortSignal;
   /** Durable sleep: survives restarts and frees the worker slot while it waits. */
   sleep(duration: Duration): Promise<void>;
+  /**
+   * Runs the branches concurrently, each in a scope of its own. `fail-fast` (default) rejects with the
+   * first failure and aborts the other branches; `collect-all` resolves with a Settled per branch.
+   */
+  parallel<const T extends readonly Branch[]>(branches: T, options?: { strategy?: 'fail-fast' }): Promise<ParallelOutput<T>>;
+  parallel<const T extends readonly Branch[]>(branches: T, options: { strategy: 'collect-all' }): Promise<ParallelSettled<T>>;
+  parallel<const T extends readonly Branch[]>(
+    branches: T,
+    options?: { strategy?: 'fail-fast' | 'collect-all' },
+  ): Promise<ParallelOutput<T> | ParallelSettled<T>>;
+  /** Settles as the first branch to settle; the winner is recorded, so every replay has the same one. */
+  race<const T extends readonly Branch[]>(branches: T): Promise<RaceResult<T>>;
 }
+
+/** A branch of `ctx.parallel` / `ctx.race`: a function that may call any number of steps. */
+export type Branch<V = unknown> = () => Promise<V>;
+
+type BranchValue<F> = F extends () => Promise<infer V> ? V : never;
+
+/** A tuple of branches gives a tuple of their values; an array gives an array. */
+export type ParallelOutput<T extends readonly Branch[]> = { -readonly [K in keyof T]: BranchValue<T[K]> };
+
+export type ParallelSettled<T extends readonly Branch[]> = { -readonly [K in keyof T]: Settled<BranchValue<T[K]>> };
+
+export type RaceResult<T extends readonly Branch[]> = { index: number; value: BranchValue<T[number]> };
 
 /** What a `@Workflow` class implements. */
 export interface WorkflowDefinition<I = unknown, O = unknown> {

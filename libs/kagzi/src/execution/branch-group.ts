@@ -1,0 +1,187 @@
+import { ErrorKind } from '../errors/error-kind';
+import { StepError } from '../errors/step.error';
+import { toStepError } from '../errors/step-error.serializer';
+import { UsageError } from '../errors/usage.error';
+import { Settled } from '../interfaces/workflow.interface';
+import { RunExecution } from './run-execution';
+import { RunScope, runScopeStorage } from './run-scope.storage';
+
+/** More branches than this in one group is refused: split the work into nested groups or several runs. */
+export const MAX_BRANCHES = 256;
+
+export type Branch = () => Promise<unknown>;
+export type ParallelStrategy = 'fail-fast' | 'collect-all';
+
+/**
+ * The branches of one `ctx.parallel` or `ctx.race` call. Branch i runs in its own scope
+ * (`<group key>[i]/`), so its steps get keys of their own however the branches interleave, and the
+ * group key is the same on every replay. Each branch has an AbortSignal, a child of its parent's.
+ */
+class BranchGroup {
+  private readonly controllers: AbortController[];
+  private readonly parentSignal: AbortSignal;
+  private readonly onParentAbort = (): void => this.abortAllExcept(undefined, 'The enclosing run or branch was aborted');
+  private unsettled: number;
+
+  constructor(
+    private readonly execution: RunExecution,
+    parent: RunScope,
+    readonly key: string,
+    count: number,
+  ) {
+    this.parentSignal = parent.branchSignal ?? execution.controller.signal;
+    this.controllers = Array.from({ length: count }, () => new AbortController());
+    this.unsettled = count;
+    if (this.parentSignal.aborted) this.onParentAbort();
+    else this.parentSignal.addEventListener('abort', this.onParentAbort, { once: true });
+  }
+
+  /** Call once per branch that has settled; the last one detaches the group from its parent's signal. */
+  branchSettled(): void {
+    if (--this.unsettled === 0) this.parentSignal.removeEventListener('abort', this.onParentAbort);
+  }
+
+  /** `slot` picks the signal; `index` names the scope (they differ only when a decided race replays its winner). */
+  run(slot: number, branch: Branch, index = slot): Promise<unknown> {
+    const branchKey = `${this.key}[${index}]`;
+    const scope: RunScope = {
+      execution: this.execution,
+      path: `${branchKey}/`,
+      inStep: false,
+      group: this.key,
+      branch: branchKey,
+      branchSignal: this.controllers[slot].signal,
+    };
+    return runScopeStorage.run(scope, async () => branch());
+  }
+
+  abortAllExcept(winner: number | undefined, reason: string): void {
+    this.controllers.forEach((c, i) => i !== winner && c.abort(new StepError(reason, { kind: ErrorKind.Cancelled })));
+  }
+}
+
+export function checkBranches(branches: unknown, api: string): asserts branches is readonly Branch[] {
+  if (!Array.isArray(branches)) {
+    throw new UsageError(`${api} expects an array of functions, e.g. ${api}([() => this.a(), () => this.b()])`);
+  }
+  if (branches.length === 0) throw new UsageError(`${api} was given no branches; pass at least one function`);
+  if (branches.length > MAX_BRANCHES) {
+    throw new UsageError(`${api} was given ${branches.length} branches; the limit is ${MAX_BRANCHES}. Nest groups or split the work into several runs.`);
+  }
+  const bad = branches.findIndex((b) => typeof b !== 'function');
+  if (bad >= 0) {
+    throw new UsageError(
+      `${api}: branch ${bad} is ${branches[bad] === null ? 'null' : `a ${typeof branches[bad]}`}, not a function. Pass () => this.step(...), not this.step(...).`,
+    );
+  }
+}
+
+function checkScope(scope: RunScope, api: string): void {
+  if (scope.inStep) throw new UsageError(`${api} was called inside a step body; call it from the workflow code`);
+}
+
+/** `ctx.parallel`: every branch runs concurrently; results come back in branch order. */
+export function runParallel(execution: RunExecution, scope: RunScope, branches: readonly Branch[], strategy: ParallelStrategy): Promise<unknown[]> {
+  checkScope(scope, 'ctx.parallel()');
+  const key = execution.nextKey(scope.path, '$parallel');
+  execution.throwIfStopped(scope);
+  const group = new BranchGroup(execution, scope, key, branches.length);
+  execution.fibers.fork(branches.length);
+  return new Promise<unknown[]>((resolve, reject) => {
+    const results: Settled<unknown>[] = new Array(branches.length);
+    let remaining = branches.length;
+    let settled = false;
+    const onSettled = (index: number, result: Settled<unknown>, raw: unknown): void => {
+      remaining--;
+      group.branchSettled();
+      if (!settled) {
+        results[index] = result;
+        const failFast = strategy === 'fail-fast' && result.status === 'rejected';
+        if (failFast || remaining === 0) {
+          settled = true;
+          execution.fibers.resumed();
+          if (failFast) {
+            group.abortAllExcept(index, `Branch ${index} of ${key} failed, so the other branches were aborted`);
+            reject(raw);
+          } else {
+            resolve(strategy === 'collect-all' ? results : results.map((r) => (r as { value: unknown }).value));
+          }
+        }
+      }
+      execution.fibers.ended();
+    };
+    branches.forEach((branch, i) => {
+      group.run(i, branch).then(
+        (value) => onSettled(i, { status: 'fulfilled', value }, value),
+        (err: unknown) => onSettled(i, { status: 'rejected', error: asStepError(err, `${key}[${i}]`) }, err),
+      );
+    });
+  });
+}
+
+/**
+ * `ctx.race`: resolves (or rejects) as the first branch to settle does. The winner is recorded before
+ * the race settles, so every replay returns the same winner whatever the timing then; losers are aborted.
+ */
+export async function runRace(execution: RunExecution, scope: RunScope, branches: readonly Branch[]): Promise<{ index: number; value: unknown }> {
+  checkScope(scope, 'ctx.race()');
+  const key = execution.nextKey(scope.path, '$race');
+  execution.throwIfStopped(scope);
+  const recorded = execution.recorded(key);
+  if (recorded) return replayRace(execution, scope, branches, key, execution.decode<{ index: number }>(recorded).index);
+  const group = new BranchGroup(execution, scope, key, branches.length);
+  execution.fibers.fork(branches.length);
+  return new Promise((resolve, reject) => {
+    let decided = false;
+    const onSettled = (index: number, ok: boolean, outcome: unknown): void => {
+      group.branchSettled();
+      if (decided) {
+        execution.fibers.ended();
+        return;
+      }
+      decided = true;
+      group.abortAllExcept(index, `Branch ${index} won ${key}`);
+      execution.fibers.resumed();
+      execution.fibers.ended();
+      execution.recordDecision(scope, key, 'race', { index, status: ok ? 'fulfilled' : 'rejected' }).then(
+        (earlier) => {
+          if (earlier) {
+            // Recorded before by this same lease: cannot happen, unless the code raced on one key twice.
+            reject(new UsageError(`${key} was decided twice; each ctx.race() call must be awaited once`));
+          } else if (ok) {
+            resolve({ index, value: outcome });
+          } else {
+            reject(outcome);
+          }
+        },
+        reject,
+      );
+    };
+    branches.forEach((branch, i) => {
+      group.run(i, branch).then(
+        (value) => onSettled(i, true, value),
+        (err: unknown) => onSettled(i, false, err),
+      );
+    });
+  });
+}
+
+/** A decided race: only the recorded winner runs again (its steps replay from their records). */
+async function replayRace(execution: RunExecution, scope: RunScope, branches: readonly Branch[], key: string, index: number): Promise<{ index: number; value: unknown }> {
+  if (!Number.isInteger(index) || index < 0 || index >= branches.length) {
+    execution.failNonDeterministic(key, 'race', `branch ${index} won it, but the code now passes ${branches.length} branches`);
+  }
+  const group = new BranchGroup(execution, scope, key, 1);
+  execution.fibers.fork(1);
+  try {
+    return { index, value: await group.run(0, branches[index], index) };
+  } finally {
+    group.branchSettled();
+    execution.fibers.resumed();
+    execution.fibers.ended();
+  }
+}
+
+function asStepError(err: unknown, where: string): StepError {
+  return err instanceof StepError ? err : toStepError(err, { stepName: where, attempt: 1 });
+}
