@@ -7,7 +7,7 @@ import { OrdersModule } from './orders/orders.module';
 @Module({
   imports: [
     // No database options: KAGZI_DATABASE_URL / DATABASE_URL if set, else an embedded PostgreSQL under ./.kagzi
-    KagziModule.forRoot({}),
+    KagziModule.forRoot(),
     TerminusModule,
     OrdersModule,
   ],

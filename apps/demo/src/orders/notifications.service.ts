@@ -13,6 +13,12 @@ export interface SentMessage {
 @Injectable()
 export class NotificationsService {
   @Step()
+  async sendOrderReceived(customerId: string, orderId: string): Promise<SentMessage> {
+    await simulateLatency();
+    return { messageId: `msg_${randomUUID()}`, to: customerId, subject: `We received order ${orderId}` };
+  }
+
+  @Step()
   async sendConfirmation(customerId: string, orderId: string, trackingNumber: string): Promise<SentMessage> {
     await simulateLatency();
     return { messageId: `msg_${randomUUID()}`, to: customerId, subject: `Order ${orderId} is on its way (tracking ${trackingNumber})` };

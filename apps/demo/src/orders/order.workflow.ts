@@ -6,7 +6,7 @@ import { PaymentsService } from './payments.service';
 import { ShippingService } from './shipping.service';
 
 /**
- * Reserve stock, take payment, wait for the warehouse, ship, tell the customer.
+ * Reserve stock (while acknowledging the order), take payment, wait for the warehouse, ship, tell the customer.
  * Each service call is a @Step: stored once, so a crash or redeploy resumes after the last finished step
  * and never charges a card twice. Keep this method deterministic; side effects belong in steps.
  */
@@ -20,7 +20,11 @@ export class OrderWorkflow implements WorkflowDefinition<OrderInput, OrderResult
   ) {}
 
   async run(input: OrderInput, ctx: WorkflowContext): Promise<OrderResult> {
-    const reservation = await this.inventory.reserve(input.orderId, input.items);
+    // Reserve stock and acknowledge the order at the same time: two branches, each durable on its own.
+    const [reservation] = await ctx.parallel([
+      () => this.inventory.reserve(input.orderId, input.items),
+      () => this.notifications.sendOrderReceived(input.customerId, input.orderId),
+    ]);
 
     const amountCents = orderTotalCents(input.items);
     let payment: Payment;
