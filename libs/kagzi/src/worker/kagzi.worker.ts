@@ -7,10 +7,16 @@ import { WorkflowRunner } from '../execution/workflow.runner';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { NotificationListener } from '../persistence/notification.listener';
 import { ClaimedRunRow } from '../persistence/run.rows';
-import { RunRepository, ServedPairs } from '../persistence/run.repository';
+import { Lease, RunRepository, ServedPairs } from '../persistence/run.repository';
 import { WakeableDelay } from './wakeable-delay';
 
 export type WorkerState = 'CREATED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
+
+interface HeldRun {
+  lease: Lease;
+  execution?: RunExecution;
+  abortReason?: string;
+}
 
 /**
  * Claims due runs and executes them, at most `concurrency` at once. NOTIFY wakes it when work
@@ -22,7 +28,8 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly logger = new Logger('Kagzi');
   private readonly options: ResolvedWorkerOptions | false;
   private currentState: WorkerState = 'CREATED';
-  private readonly executions = new Map<string, RunExecution>();
+  /** Every run this worker has claimed, from the claim on (its steps may still be loading). */
+  private readonly held = new Map<string, HeldRun>();
   private readonly finishing = new Set<Promise<void>>();
   private inFlight = 0;
   private readonly delay = new WakeableDelay();
@@ -78,7 +85,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.unsubscribe.push(
       this.notifications.onWakeup(() => this.delay.wake()),
       // A run this worker holds finished elsewhere: it was cancelled. Stop it here too.
-      this.notifications.onAnyFinished((runId) => this.executions.get(runId)?.abort('the run was cancelled')),
+      this.notifications.onAnyFinished((runId) => this.abortHeld(this.held.get(runId), 'the run was cancelled')),
     );
     this.currentState = 'RUNNING';
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), options.heartbeatIntervalMs);
@@ -111,10 +118,10 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private async handBack(options: ResolvedWorkerOptions): Promise<void> {
-    const held = [...this.executions.values()];
-    for (const execution of held) execution.abort('the worker is shutting down');
+    const held = [...this.held.values()];
+    for (const run of held) this.abortHeld(run, 'the worker is shutting down');
     try {
-      const released = await this.repository.releaseRuns(options.name, held.map((e) => e.lease));
+      const released = await this.repository.releaseRuns(options.name, held.map((run) => run.lease));
       this.logger.warn(`Worker ${options.name}: drain timed out; handed back ${released.length} run(s) for another worker`);
     } catch (err: unknown) {
       this.logger.error(`Worker ${options.name}: could not hand back runs (they resume when their leases expire): ${String(err)}`);
@@ -159,14 +166,17 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private launch(row: ClaimedRunRow): void {
     this.inFlight++;
+    const run: HeldRun = { lease: { runId: row.id, owner: this.options ? this.options.name : '', epoch: row.lease_epoch } };
+    this.held.set(row.id, run);
     const finished = (async () => {
-      const { execution, done } = await this.runner.start(row, this.options ? this.options.name : '');
-      this.executions.set(row.id, execution);
       try {
+        const { execution, done } = await this.runner.start(row, run.lease.owner);
+        run.execution = execution;
+        if (run.abortReason) execution.abort(run.abortReason);
         const end = await done;
         if (end !== 'finished' && end.kind === 'suspended') this.wakeAt(end.wakeAt);
       } finally {
-        if (this.executions.get(row.id) === execution) this.executions.delete(row.id);
+        if (this.held.get(row.id) === run) this.held.delete(row.id);
       }
     })()
       .catch((err: unknown) => this.logger.error(`Run ${row.id}: execution failed unexpectedly: ${String(err)}`))
@@ -197,17 +207,17 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async heartbeat(): Promise<void> {
     const options = this.options;
-    if (!options || this.executions.size === 0) {
+    if (!options || this.held.size === 0) {
       this.lastHeartbeatAt = new Date();
       return;
     }
-    const held = [...this.executions.values()];
+    const held = [...this.held.values()];
     try {
-      const extended = await this.repository.extendLeases(options.name, held.map((e) => e.lease), options.leaseDurationMs);
+      const extended = await this.repository.extendLeases(options.name, held.map((run) => run.lease), options.leaseDurationMs);
       this.lastHeartbeatAt = new Date();
-      for (const execution of held) {
-        if (!extended.has(execution.runId) && this.executions.get(execution.runId) === execution) {
-          execution.abort('its lease could not be renewed (cancelled, or claimed by another worker)');
+      for (const run of held) {
+        if (!extended.has(run.lease.runId) && this.held.get(run.lease.runId) === run) {
+          this.abortHeld(run, 'its lease could not be renewed (cancelled, or claimed by another worker)');
         }
       }
     } catch (err: unknown) {
@@ -215,9 +225,16 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       this.logger.warn(`Worker ${options.name}: heartbeat failed (${String(err)}); retrying in ${options.heartbeatIntervalMs} ms`);
       // Leases are about to expire and another worker may take the runs: stop them here first.
       if (since + options.heartbeatIntervalMs >= options.leaseDurationMs) {
-        for (const execution of held) execution.abort('leases could not be renewed before expiry');
+        for (const run of held) this.abortHeld(run, 'leases could not be renewed before expiry');
       }
     }
+  }
+
+  /** Stops a held run here; one still loading its steps is stopped as soon as it is ready. */
+  private abortHeld(run: HeldRun | undefined, reason: string): void {
+    if (!run) return;
+    run.abortReason ??= reason;
+    run.execution?.abort(reason);
   }
 
   private servedPairs(options: ResolvedWorkerOptions): ServedPairs {
