@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DynamicModule, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Pool } from 'pg';
-import { Duration, KagziModule, WorkflowClient, WorkflowHandle } from '@kagzi/nestjs';
+import { Duration, ErrorKind, KagziModule, WorkflowClient, WorkflowFailedError, WorkflowHandle } from '@kagzi/nestjs';
 import { createTestDatabase, TestDatabase } from './support/database';
 
 const ROOT = join(__dirname, '..');
@@ -173,6 +173,13 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
     return child;
   }
 
+  async function waitUntil(condition: () => Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
+    for (const deadline = Date.now() + timeoutMs; !(await condition()); ) {
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
   async function effects(runId: string): Promise<Array<{ step: string; worker: string }>> {
     const { rows } = await pool.query('select step, worker from test_effects where run_id = $1 order by at, step', [runId]);
     return rows;
@@ -325,6 +332,69 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
     ]);
     const leaseOfA = Math.max(...rows.filter((r) => r.lease_owner === 'kill-A').map((r) => r.due_at!.getTime()));
     expect(runClaims[1].at.getTime()).toBeGreaterThanOrEqual(leaseOfA);
+  });
+
+  it('SIGKILL during a retry back-off: the next worker continues the attempt count and honours the wait', async () => {
+    const a = startWorker('backoff-A');
+    await a.waitForReady();
+    const handle = await client.start('Flaky', {});
+    await a.waitForStep(handle.runId, 'charge');
+    await waitUntil(async () => (await pool.query(`select status from kagzi.workflow_runs where id = $1`, [handle.runId])).rows[0]?.status === 'SLEEPING');
+    a.kill('SIGKILL');
+    await a.waitForExit();
+    const b = startWorker('backoff-B');
+    await b.waitForReady();
+
+    const error = await handle.result({ timeout: '20s' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((error as WorkflowFailedError).error).toMatchObject({ kind: ErrorKind.Unknown, code: 'GATEWAY_DOWN', attempt: 4 });
+    // 4 executions in all, the first by A; numbered 1..4 with no attempt counted twice or lost to the kill
+    const ran = await effects(handle.runId);
+    expect(ran).toHaveLength(4);
+    expect(ran[0].worker).toBe('backoff-A');
+    expect(ran.slice(1).every((e) => e.worker === 'backoff-B')).toBe(true);
+    const attempts = (
+      await pool.query(`select attempt, started_at, finished_at from kagzi.step_attempts where workflow_run_id = $1 order by attempt`, [handle.runId])
+    ).rows as Array<{ attempt: number; started_at: Date; finished_at: Date }>;
+    expect(attempts.map((r) => r.attempt)).toEqual([1, 2, 3, 4]);
+    for (let i = 1; i < attempts.length; i++) {
+      // the back-off (1.5 s) was kept across the kill: no attempt started early
+      expect(attempts[i].started_at.getTime() - attempts[i - 1].finished_at.getTime()).toBeGreaterThanOrEqual(1_450);
+    }
+  });
+
+  it('SIGKILL in the middle of a parallel group: finished branches are never re-run, the interrupted one resumes', async () => {
+    const a = startWorker('fan-A', { STEP_DELAYS: JSON.stringify({ slow: 3_000 }) });
+    await a.waitForReady();
+    const handle = await client.start('Fanout', {});
+    await a.waitForStep(handle.runId, 'slow');
+    await a.waitForStep(handle.runId, 'quick', 'stepEnd');
+    await a.waitForStep(handle.runId, 'b', 'stepEnd');
+    // the quick branches have committed before the kill
+    await waitUntil(async () => (await stepRows(handle.runId)).length === 3);
+    a.kill('SIGKILL');
+    await a.waitForExit();
+    startWorker('fan-B', { STEP_DELAYS: JSON.stringify({ slow: 100 }) });
+
+    const result = await handle.result({ timeout: '20s' });
+    expect(result).toEqual({ quick: 'fan-A', slow: 'fan-B', a: 'fan-A', b: 'fan-A', after: 'fan-B' });
+    expect(await effectCounts(handle.runId)).toEqual({
+      quick: ['fan-A'],
+      slow: ['fan-A', 'fan-B'],
+      a: ['fan-A'],
+      b: ['fan-A'],
+      after: ['fan-B'],
+    });
+    expect((await stepRows(handle.runId)).map((r) => [r.step_key, r.n]).sort()).toEqual([
+      ['$parallel#1[0]/FanoutWorkflow.part#1', 1],
+      ['$parallel#1[1]/FanoutWorkflow.part#1', 1],
+      ['$parallel#1[2]/FanoutWorkflow.part#1', 1],
+      ['$parallel#1[2]/FanoutWorkflow.part#2', 1],
+      ['FanoutWorkflow.part#1', 1],
+    ]);
   });
 
   it('a frozen owner (SIGSTOP) loses its run to another worker; after SIGCONT its late commit is refused and it stops the run', async () => {
