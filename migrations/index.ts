@@ -1,6 +1,14 @@
 import { KagziInit1764100000001 } from './1764100000001-kagzi-init';
 import { KagziStepAttempts1764100000002 } from './1764100000002-kagzi-step-attempts';
 import { KagziParallelGroups1764100000003 } from './1764100000003-kagzi-parallel-groups';
+import { KagziVersions1764100000004 } from './1764100000004-kagzi-versions';
+import { KagziWorkers1764100000005 } from './1764100000005-kagzi-workers';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
-export const KAGZI_MIGRATIONS = [KagziInit1764100000001, KagziStepAttempts1764100000002, KagziParallelGroups1764100000003];
+export const KAGZI_MIGRATIONS = [
+  KagziInit1764100000001,
+  KagziStepAttempts1764100000002,
+  KagziParallelGroups1764100000003,
+  KagziVersions1764100000004,
+  KagziWorkers1764100000005,
+];

@@ -8,7 +8,9 @@ export type {
   WorkflowContext, WorkflowDefinition, WorkflowRef, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult,
 } from './interfaces/workflow.interface';
 export { MAX_BRANCHES } from './execution/branch-group';
-export type { RunStatus, StartOptions, RunDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt } from './interfaces/run.interface';
+export type {
+  RunStatus, StartOptions, RunDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt, WorkflowVersionInfo,
+} from './interfaces/run.interface';
 export type { Duration } from './common/duration';
 export { stepSignal } from './execution/step-signal';
 export { RetryPolicy, type RetryOn, type ExponentialRetryOptions, type FixedRetryOptions } from './execution/retry-policy';
@@ -19,6 +21,9 @@ export { WorkflowCancelledError } from './errors/workflow-cancelled.error';
 export { KagziError } from './errors/kagzi.error';
 export { InvalidOptionsError } from './errors/invalid-options.error';
 export { WorkflowNotFoundError } from './errors/workflow-not-found.error';
+export { WorkflowVersionNotFoundError } from './errors/workflow-version-not-found.error';
+export { WorkflowVersionDeprecatedError } from './errors/workflow-version-deprecated.error';
+export { DefaultVersionError } from './errors/default-version.error';
 export { RunNotFoundError } from './errors/run-not-found.error';
 export { PayloadTooLargeError } from './errors/payload-too-large.error';
 export { UnserializableValueError } from './errors/unserializable-value.error';

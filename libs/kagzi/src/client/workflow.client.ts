@@ -1,4 +1,4 @@
-import { Inject, Injectable, Type } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { toMilliseconds } from '../common/duration';
@@ -11,12 +11,16 @@ import { RunNotFoundError } from '../errors/run-not-found.error';
 import { StepError } from '../errors/step.error';
 import { serializeStepError } from '../errors/step-error.serializer';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error';
+import { WorkflowVersionDeprecatedError } from '../errors/workflow-version-deprecated.error';
+import { WorkflowVersionNotFoundError } from '../errors/workflow-version-not-found.error';
+import { DefaultVersionError } from '../errors/default-version.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
-import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions } from '../interfaces/run.interface';
+import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { RunRepository } from '../persistence/run.repository';
-import { toRunDetails, toRunSummary, decodeCursor, encodeCursor } from '../persistence/run.mapper';
+import { toRunDetails, toRunSummary, toVersionInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
+import { InsertRunResult } from '../persistence/run.rows';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { WorkflowHandle } from './workflow.handle';
 
@@ -43,7 +47,7 @@ const listSchema = z
 
 /** Starts runs and inspects them. Works in client-only processes (`worker: false`) too. */
 @Injectable()
-export class WorkflowClient {
+export class WorkflowClient implements OnApplicationBootstrap {
   private readonly serializer: PayloadSerializer;
 
   constructor(
@@ -65,14 +69,63 @@ export class WorkflowClient {
     if (!parsed.success) throw new InvalidOptionsError(`Invalid start options: ${describeIssues(parsed.error, 'options')}`);
     const delayMs = options.delay === undefined ? 0 : toMilliseconds(options.delay, 'start options.delay');
     const name = this.nameOf(workflow);
-    const version = await this.resolveVersion(name, options.version);
     const { text } = this.serializer.encode(input, `input of workflow "${name}"`);
-    const id = randomUUID();
-    const inserted = await this.repository.insertRun({ id, name, version, input: text, idempotencyKey: options.idempotencyKey, delayMs });
-    if (inserted) return this.getHandle<O>(id);
-    const existing = await this.repository.findRunIdByKey(name, options.idempotencyKey as string);
-    if (!existing) throw new RunNotFoundError(`A run with idempotency key "${options.idempotencyKey}" was reported but not found; retry the call`);
-    return this.getHandle<O>(existing);
+    const inserted = await this.repository.insertRun({ id: randomUUID(), name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs });
+    if (inserted.id) return this.getHandle<O>(inserted.id);
+    // A repeated idempotency key returns the first run, even if its version was deprecated since.
+    const existing = options.idempotencyKey === undefined ? undefined : await this.repository.findRunIdByKey(name, options.idempotencyKey);
+    if (existing) return this.getHandle<O>(existing);
+    throw versionError(name, options.version, inserted);
+  }
+
+  /** The version `start()` uses without `options.version`: the default set, else the highest not deprecated. */
+  async getDefaultVersion(name: string): Promise<number> {
+    this.assertName(name);
+    const found = await this.repository.defaultVersion(name);
+    if (found.known_versions === 0) throw unknownWorkflow(name);
+    if (found.version === null) throw new DefaultVersionError(`Every version of workflow "${name}" is deprecated; register a new version`);
+    return found.version;
+  }
+
+  /** Makes `version` the default for new runs of `name`, in every process at once. */
+  async setDefaultVersion(name: string, version: number): Promise<void> {
+    this.assertName(name);
+    this.assertVersion(version);
+    const result = await this.repository.setDefaultVersion(name, version);
+    if (result.known_versions === 0) throw unknownWorkflow(name);
+    if (!result.version_known) throw unknownVersion(name, version);
+    if (!result.usable) throw new WorkflowVersionDeprecatedError(`Workflow "${name}" version ${version} is deprecated and cannot be the default`);
+  }
+
+  /**
+   * No new runs may start on `version`; runs in flight on it still finish. Refused for the version
+   * `start()` uses now: set another default first.
+   */
+  async deprecateVersion(name: string, version: number): Promise<void> {
+    this.assertName(name);
+    this.assertVersion(version);
+    const result = await this.repository.deprecateVersion(name, version);
+    if (result.known_versions === 0) throw unknownWorkflow(name);
+    if (!result.version_known) throw unknownVersion(name, version);
+    if (!result.deprecated) {
+      throw new DefaultVersionError(
+        `Workflow "${name}" version ${version} is the current default; call setDefaultVersion('${name}', <another version>) before deprecating it`,
+      );
+    }
+  }
+
+  /** Every registered version of `name`, oldest first, with its default/deprecated/served state and runs in flight. */
+  async listVersions(name: string): Promise<WorkflowVersionInfo[]> {
+    this.assertName(name);
+    const rows = await this.repository.listVersions(name);
+    if (rows.length === 0) throw unknownWorkflow(name);
+    return rows.map(toVersionInfo);
+  }
+
+  /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere. */
+  async onApplicationBootstrap(): Promise<void> {
+    const local = this.registry.all();
+    await this.repository.registerVersions({ names: local.map((w) => w.name), versions: local.map((w) => w.version) });
   }
 
   getHandle<O = unknown>(runId: string): WorkflowHandle<O> {
@@ -147,20 +200,12 @@ export class WorkflowClient {
     throw new InvalidOptionsError(`start(): expected a workflow name or @Workflow class, got ${typeof workflow}`);
   }
 
-  /** An explicit version must exist; without one, the highest registered version is used. */
-  private async resolveVersion(name: string, requested?: number): Promise<number> {
-    const local = this.registry.versionsOf(name);
-    if (requested !== undefined && local.includes(requested)) return requested;
-    if (requested === undefined && local.length > 0) return local[0];
-    const known = await this.repository.findVersions(name);
-    if (known.length === 0) {
-      throw new WorkflowNotFoundError(
-        `No workflow named "${name}" is registered: no @Workflow class in this process and no worker has recorded it. Check the name, or start a worker that serves it.`,
-      );
-    }
-    if (requested === undefined) return known[0];
-    if (known.includes(requested)) return requested;
-    throw new WorkflowNotFoundError(`Workflow "${name}" has no version ${requested}; registered versions: ${known.join(', ')}`);
+  private assertName(name: string): void {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionsError('The workflow name must be a non-empty string');
+  }
+
+  private assertVersion(version: number): void {
+    if (!Number.isInteger(version) || version < 1) throw new InvalidOptionsError(`A workflow version is an integer >= 1; got ${String(version)}`);
   }
 
   private assertRunId(runId: string): void {
@@ -168,4 +213,23 @@ export class WorkflowClient {
       throw new RunNotFoundError(`"${String(runId)}" is not a run id (expected a UUID)`);
     }
   }
+}
+
+function unknownWorkflow(name: string): WorkflowNotFoundError {
+  return new WorkflowNotFoundError(
+    `No workflow named "${name}" is registered: no @Workflow class in this process and no other process has recorded it. Check the name, or start a process that declares it.`,
+  );
+}
+
+function unknownVersion(name: string, version: number | undefined): WorkflowVersionNotFoundError {
+  return new WorkflowVersionNotFoundError(`Workflow "${name}" has no version ${String(version)}; listVersions('${name}') shows the registered ones`);
+}
+
+function versionError(name: string, requested: number | undefined, result: InsertRunResult): Error {
+  if (result.known_versions === 0) return unknownWorkflow(name);
+  if (result.version === null) return new DefaultVersionError(`Every version of workflow "${name}" is deprecated; register a new version`);
+  if (!result.version_known) return unknownVersion(name, requested);
+  return new WorkflowVersionDeprecatedError(
+    `Workflow "${name}" version ${result.version} is deprecated: new runs cannot start on it. Start the default version (omit options.version) or another one`,
+  );
 }

@@ -70,3 +70,18 @@ export interface Page<T> {
   /** Pass back as `cursor` for the next page; absent on the last page. */
   nextCursor?: string;
 }
+
+export interface WorkflowVersionInfo {
+  name: string;
+  version: number;
+  /** The version start() uses without options.version. */
+  isDefault: boolean;
+  deprecated: boolean;
+  deprecatedAt?: Date;
+  registeredAt: Date;
+  lastSeenAt: Date;
+  /** Some live worker serves it; false with runs in flight means stranded work. */
+  served: boolean;
+  /** Runs in flight (PENDING, RUNNING, SLEEPING) per status. */
+  runs: Partial<Record<RunStatus, number>>;
+}

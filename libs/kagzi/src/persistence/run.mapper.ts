@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
-import { RunDetails, RunSummary, StepAttempt, StepDetails } from '../interfaces/run.interface';
-import { RunRow, StepAttemptRow, StepRow } from './run.rows';
+import { RunDetails, RunSummary, StepAttempt, StepDetails, WorkflowVersionInfo } from '../interfaces/run.interface';
+import { RunRow, StepAttemptRow, StepRow, VersionRow } from './run.rows';
 
 /** The one place rows become camelCase domain objects. */
 export function toRunSummary(row: RunRow): RunSummary {
@@ -77,4 +77,19 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
   } catch {
     throw new InvalidOptionsError('listRuns(): cursor is not one returned by listRuns; pass nextCursor unchanged');
   }
+}
+
+export function toVersionInfo(row: VersionRow): WorkflowVersionInfo {
+  const info: WorkflowVersionInfo = {
+    name: row.workflow_name,
+    version: row.version,
+    isDefault: row.is_default,
+    deprecated: row.deprecated_at !== null,
+    registeredAt: row.registered_at,
+    lastSeenAt: row.last_seen_at,
+    served: row.served,
+    runs: row.runs,
+  };
+  if (row.deprecated_at !== null) info.deprecatedAt = row.deprecated_at;
+  return info;
 }

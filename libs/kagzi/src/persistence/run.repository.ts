@@ -8,7 +8,10 @@ import { countRunsSql } from './sql/count-runs.sql';
 import { extendLeasesSql } from './sql/extend-leases.sql';
 import { findRunByKeySql } from './sql/find-run-by-key.sql';
 import { findStepSql } from './sql/find-step.sql';
-import { findVersionsSql } from './sql/find-versions.sql';
+import { defaultVersionSql } from './sql/default-version.sql';
+import { deprecateVersionSql } from './sql/deprecate-version.sql';
+import { listVersionsSql } from './sql/list-versions.sql';
+import { setDefaultVersionSql } from './sql/set-default-version.sql';
 import { finishRunSql } from './sql/finish-run.sql';
 import { getRunOutcomeSql } from './sql/get-run-outcome.sql';
 import { getRunOutcomesSql } from './sql/get-run-outcomes.sql';
@@ -24,7 +27,7 @@ import { recordMarkerSql } from './sql/record-marker.sql';
 import { registerVersionsSql } from './sql/register-versions.sql';
 import { scheduleRetrySql } from './sql/schedule-retry.sql';
 import { releaseRunsSql } from './sql/release-runs.sql';
-import { ClaimedRunRow, RunOutcomeRow, RunRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
+import { ClaimedRunRow, InsertRunResult, RunOutcomeRow, RunRow, StepAttemptRow, StepRow, StoredStepRow, VersionRow } from './run.rows';
 
 /** Who holds a run: every write for a claimed run carries this and is refused if it is stale. */
 export interface Lease {
@@ -51,7 +54,7 @@ export class RunRepository {
   private readonly sql: Record<
     | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun'
     | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'recordMarker' | 'parkRun' | 'listRuns' | 'countRuns'
-    | 'nextDue' | 'registerVersions' | 'findVersions',
+    | 'nextDue' | 'registerVersions' | 'defaultVersion' | 'setDefaultVersion' | 'deprecateVersion' | 'listVersions',
     string
   >;
 
@@ -62,7 +65,8 @@ export class RunRepository {
       commitStep: commitStepSql(s), findStep: findStepSql(s), finishRun: finishRunSql(s),
       extendLeases: extendLeasesSql(s), releaseRuns: releaseRunsSql(s), cancelRun: cancelRunSql(s),
       getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), getStepAttempts: getStepAttemptsSql(s), scheduleRetry: scheduleRetrySql(s), recordMarker: recordMarkerSql(s), parkRun: parkRunSql(s), listRuns: listRunsSql(s),
-      countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), findVersions: findVersionsSql(s),
+      countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), defaultVersion: defaultVersionSql(s),
+      setDefaultVersion: setDefaultVersionSql(s), deprecateVersion: deprecateVersionSql(s), listVersions: listVersionsSql(s),
     };
   }
 
@@ -75,10 +79,10 @@ export class RunRepository {
     return this.db.query<R & Record<string, unknown>>(name, this.sql[name], values);
   }
 
-  /** Returns false when the idempotency key was already used (nothing inserted). */
-  async insertRun(run: { id: string; name: string; version: number; input: string; idempotencyKey?: string; delayMs: number }): Promise<boolean> {
-    const rows = await this.run('insertRun', [run.id, run.name, run.version, run.input, run.idempotencyKey ?? null, run.delayMs]);
-    return rows.length === 1;
+  /** Inserts a run pinned to `version` (or the default); the flags say why nothing was inserted. */
+  async insertRun(run: { id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number }): Promise<InsertRunResult> {
+    const [row] = await this.run<InsertRunResult>('insertRun', [run.id, run.name, run.version ?? null, run.input, run.idempotencyKey ?? null, run.delayMs]);
+    return row;
   }
 
   async findRunIdByKey(name: string, idempotencyKey: string): Promise<string | undefined> {
@@ -217,9 +221,29 @@ export class RunRepository {
     if (served.names.length > 0) await this.run('registerVersions', [served.names, served.versions]);
   }
 
-  async findVersions(name: string): Promise<number[]> {
-    const rows = await this.run<{ version: number }>('findVersions', [name]);
-    return rows.map((r) => r.version);
+  async defaultVersion(name: string): Promise<{ known_versions: number; version: number | null }> {
+    const [row] = await this.run<{ known_versions: number; version: number | null }>('defaultVersion', [name]);
+    return row;
+  }
+
+  async setDefaultVersion(name: string, version: number): Promise<{ known_versions: number; version_known: boolean; usable: boolean }> {
+    const [row] = await this.run<{ known_versions: number; version_known: boolean; usable: boolean }>('setDefaultVersion', [name, version]);
+    return row;
+  }
+
+  async deprecateVersion(
+    name: string,
+    version: number,
+  ): Promise<{ known_versions: number; version_known: boolean; default_version: number | null; deprecated: boolean }> {
+    const [row] = await this.run<{ known_versions: number; version_known: boolean; default_version: number | null; deprecated: boolean }>(
+      'deprecateVersion',
+      [name, version],
+    );
+    return row;
+  }
+
+  listVersions(name: string): Promise<VersionRow[]> {
+    return this.run<VersionRow>('listVersions', [name]);
   }
 }
 

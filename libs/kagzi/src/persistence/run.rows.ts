@@ -66,3 +66,23 @@ export interface StepRow {
   parallel_group_id: string | null;
   parent_step_id: string | null;
 }
+
+export interface InsertRunResult {
+  known_versions: number;
+  version: number | null;
+  version_known: boolean;
+  usable: boolean;
+  /** null: nothing inserted (no usable version, or the idempotency key was used before). */
+  id: string | null;
+}
+
+export interface VersionRow {
+  workflow_name: string;
+  version: number;
+  is_default: boolean;
+  deprecated_at: Date | null;
+  registered_at: Date;
+  last_seen_at: Date;
+  served: boolean;
+  runs: Partial<Record<RunStatus, number>>;
+}

@@ -81,7 +81,6 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       return;
     }
     this.served = this.servedPairs(options);
-    await this.repository.registerVersions(this.served);
     this.unsubscribe.push(
       this.notifications.onWakeup(() => this.delay.wake()),
       // A run this worker holds finished elsewhere: it was cancelled. Stop it here too.

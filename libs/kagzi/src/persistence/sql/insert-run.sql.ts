@@ -1,15 +1,32 @@
 /**
- * Enqueue a run and wake idle workers in the same statement (NOTIFY is delivered at commit).
- * A repeated idempotency key inserts nothing and returns no row; the caller then reads the first run.
+ * Enqueue a run, pinned to a version, and wake idle workers (NOTIFY is delivered at commit), in one
+ * statement. The version is `$3`, else the name's default, else its highest version that is not
+ * deprecated; it must be registered and not deprecated, or nothing is inserted and the flags say why.
+ * A repeated idempotency key inserts nothing either (id is null); the caller then reads the first run.
  * Delayed runs notify too: an idle worker then re-reads the next due time and sets its timer to it.
- * $1 id, $2 name, $3 version, $4 input json, $5 idempotency key, $6 delay ms
+ * $1 id, $2 name, $3 version or null, $4 input json, $5 idempotency key, $6 delay ms
  */
 export const insertRunSql = (s: string): string => `
-with inserted as (
+with versions as (
+  select version, is_default, deprecated_at from "${s}".workflow_versions where workflow_name = $2::text
+), chosen as (
+  select coalesce(
+    $3::int,
+    (select version from versions where is_default),
+    (select max(version) from versions where deprecated_at is null)
+  ) as version
+), usable as (
+  select c.version from chosen c join versions v on v.version = c.version where v.deprecated_at is null
+), inserted as (
   insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at)
-  values ($1::uuid, $2::text, $3::int, 'PENDING', $4::json, $5::text, now() + $6::double precision * interval '1 millisecond')
+  select $1::uuid, $2::text, version, 'PENDING', $4::json, $5::text, now() + $6::double precision * interval '1 millisecond'
+  from usable
   on conflict (workflow_name, idempotency_key) do nothing
-  returning id, workflow_name, due_at
+  returning id, workflow_name
 )
-select id, pg_notify('${s}.wakeup', workflow_name) is null as notified
-from inserted`;
+select (select count(*) from versions)::int as known_versions,
+       (select version from chosen) as version,
+       exists (select 1 from versions v join chosen c on v.version = c.version) as version_known,
+       exists (select 1 from usable) as usable,
+       (select id from inserted) as id,
+       (select pg_notify('${s}.wakeup', workflow_name) from inserted) is null as notified`;

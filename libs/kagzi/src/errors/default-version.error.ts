@@ -1,0 +1,6 @@
+import { KagziError } from './kagzi.error';
+
+/** The operation would leave a workflow without a usable default, e.g. deprecating the current default. */
+export class DefaultVersionError extends KagziError {
+  readonly code = 'KAGZI_DEFAULT_VERSION';
+}

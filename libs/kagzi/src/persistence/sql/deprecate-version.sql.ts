@@ -1,0 +1,20 @@
+/**
+ * Deprecate $2 of $1 unless it is the version `start()` would use now (set another default first).
+ * Deprecating twice keeps the first date. $1 name, $2 version
+ */
+export const deprecateVersionSql = (s: string): string => `
+with versions as (
+  select version, is_default, deprecated_at from "${s}".workflow_versions where workflow_name = $1::text
+), effective as (
+  select coalesce((select version from versions where is_default),
+                  (select max(version) from versions where deprecated_at is null)) as version
+), updated as (
+  update "${s}".workflow_versions set deprecated_at = coalesce(deprecated_at, now())
+  where workflow_name = $1::text and version = $2::int
+    and version is distinct from (select version from effective)
+  returning version
+)
+select (select count(*) from versions)::int as known_versions,
+       exists (select 1 from versions where version = $2::int) as version_known,
+       (select version from effective) as default_version,
+       exists (select 1 from updated) as deprecated`;

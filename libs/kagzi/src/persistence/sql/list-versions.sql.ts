@@ -1,0 +1,27 @@
+/**
+ * Every registered version of $1 with what an operator needs before a deploy step: is it the
+ * default, deprecated, served by a live worker (heartbeat within 3 of its intervals), and how many
+ * of its runs are still in flight, per status. $1 name
+ */
+export const listVersionsSql = (s: string): string => `
+with effective as (
+  select coalesce((select version from "${s}".workflow_versions where workflow_name = $1::text and is_default),
+                  (select max(version) from "${s}".workflow_versions where workflow_name = $1::text and deprecated_at is null)) as version
+)
+select v.workflow_name, v.version, v.version = e.version as is_default, v.deprecated_at, v.registered_at, v.last_seen_at,
+       exists (
+         select 1 from "${s}".workers w
+         where w.status = 'RUNNING'
+           and w.last_heartbeat_at > now() - 3 * w.heartbeat_interval_ms * interval '1 millisecond'
+           and (v.workflow_name || '@' || v.version) = any (w.workflows)
+       ) as served,
+       coalesce((
+         select json_object_agg(status, n) from (
+           select r.status, count(*)::int as n from "${s}".workflow_runs r
+           where r.workflow_name = v.workflow_name and r.workflow_version = v.version and r.due_at is not null
+           group by r.status
+         ) counts
+       ), '{}'::json) as runs
+from "${s}".workflow_versions v cross join effective e
+where v.workflow_name = $1::text
+order by v.version`;
