@@ -9,7 +9,7 @@ export type {
 } from './interfaces/workflow.interface';
 export { MAX_BRANCHES } from './execution/branch-group';
 export type {
-  RunStatus, StartOptions, RunDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt, WorkflowVersionInfo,
+  RunStatus, StartOptions, RunDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt, WorkflowVersionInfo, WorkerInfo,
 } from './interfaces/run.interface';
 export type { Duration } from './common/duration';
 export { stepSignal } from './execution/step-signal';

@@ -16,7 +16,7 @@ import { WorkflowVersionNotFoundError } from '../errors/workflow-version-not-fou
 import { DefaultVersionError } from '../errors/default-version.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
-import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions, WorkflowVersionInfo } from '../interfaces/run.interface';
+import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { RunRepository } from '../persistence/run.repository';
 import { toRunDetails, toRunSummary, toVersionInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
@@ -120,6 +120,22 @@ export class WorkflowClient implements OnApplicationBootstrap {
     const rows = await this.repository.listVersions(name);
     if (rows.length === 0) throw unknownWorkflow(name);
     return rows.map(toVersionInfo);
+  }
+
+  /** Every known worker (pruned after `worker.retention`), newest first. */
+  async listWorkers(): Promise<WorkerInfo[]> {
+    const rows = await this.repository.listWorkers();
+    return rows.map((r) => ({
+      name: r.name,
+      hostname: r.hostname,
+      pid: r.pid,
+      status: r.status,
+      startedAt: r.started_at,
+      lastHeartbeatAt: r.last_heartbeat_at,
+      concurrency: r.concurrency,
+      activeRuns: r.active_runs,
+      workflows: r.workflows,
+    }));
   }
 
   /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere. */

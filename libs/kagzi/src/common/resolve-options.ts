@@ -16,6 +16,7 @@ export interface ResolvedWorkerOptions {
   leaseDurationMs: number;
   heartbeatIntervalMs: number;
   shutdownTimeoutMs: number;
+  retentionMs: number;
   workflows?: string[];
 }
 
@@ -59,6 +60,7 @@ const schema = z
             leaseDuration: duration.optional(),
             heartbeatInterval: duration.optional(),
             shutdownTimeout: duration.optional(),
+            retention: duration.optional(),
             workflows: z.array(z.string().min(1)).optional(),
           })
           .strict(),
@@ -98,6 +100,7 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
       leaseDurationMs,
       heartbeatIntervalMs,
       shutdownTimeoutMs: ms(w.shutdownTimeout ?? '30s', 'worker.shutdownTimeout'),
+      retentionMs: ms(w.retention ?? '7d', 'worker.retention'),
       workflows: w.workflows,
     };
   }

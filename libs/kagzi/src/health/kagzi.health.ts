@@ -2,20 +2,23 @@ import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { ResolvedKagziOptions } from '../common/resolve-options';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
-import { KagziDatabase } from '../persistence/kagzi-database';
+import { RunRepository } from '../persistence/run.repository';
 import { KagziWorker } from '../worker/kagzi.worker';
 
 const DATABASE_TIMEOUT_MS = 2_000;
 
 /**
- * Terminus indicator: up when the database answers and this process's worker is running and polling.
- * Down while draining, so load balancers stop sending work before the process exits.
+ * Terminus indicator. Up when the database answers within 2 s and this process's worker is RUNNING,
+ * heartbeating and polling. Down, with the reason in the details, while the worker drains (so load
+ * balancers stop sending work first), when the database does not answer, when heartbeats stop, or
+ * when the worker loop stopped while work is due (a "deaf" worker). Details: active runs, concurrency,
+ * due backlog, and versions with runs in flight that no live worker serves.
  */
 @Injectable()
 export class KagziHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService,
-    private readonly db: KagziDatabase,
+    private readonly repository: RunRepository,
     private readonly worker: KagziWorker,
     @Inject(KAGZI_RESOLVED_OPTIONS) private readonly options: ResolvedKagziOptions,
   ) {}
@@ -23,30 +26,41 @@ export class KagziHealthIndicator {
   async isHealthy<const Key extends string = 'kagzi'>(key: Key = 'kagzi' as Key): Promise<HealthIndicatorResult<Key>> {
     const indicator = this.health.check(key);
     const snapshot = this.worker.snapshot();
-    const details = {
+    const details: Record<string, unknown> = {
       worker: this.worker.name ?? null,
       state: this.options.worker ? snapshot.state : 'CLIENT_ONLY',
       activeRuns: snapshot.activeRuns,
       concurrency: snapshot.concurrency,
       lastPollAt: snapshot.lastPollAt?.toISOString() ?? null,
+      lastHeartbeatAt: snapshot.lastHeartbeatAt?.toISOString() ?? null,
     };
+    let stats: { due_backlog: number; unserved: string[] };
     const started = Date.now();
     try {
-      await Promise.race([
-        this.db.dataSource.query('select 1'),
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${DATABASE_TIMEOUT_MS} ms`)), DATABASE_TIMEOUT_MS).unref()),
-      ]);
+      stats = await withTimeout(this.repository.healthStats(snapshot.served), DATABASE_TIMEOUT_MS);
     } catch (err: unknown) {
       return indicator.down({ ...details, reason: `database unreachable: ${err instanceof Error ? err.message : String(err)}` });
     }
-    const databaseMs = Date.now() - started;
-    if (this.options.worker) {
-      if (snapshot.state !== 'RUNNING') return indicator.down({ ...details, databaseMs, reason: `worker is ${snapshot.state}` });
-      const staleAfter = 3 * this.options.worker.pollIntervalMs + 1_000;
-      if (!snapshot.lastPollAt || Date.now() - snapshot.lastPollAt.getTime() > staleAfter) {
-        return indicator.down({ ...details, databaseMs, reason: `worker has not polled for over ${staleAfter} ms` });
-      }
+    Object.assign(details, { databaseMs: Date.now() - started, dueBacklog: stats.due_backlog, unservedVersions: stats.unserved });
+    const worker = this.options.worker;
+    if (!worker) return indicator.up(details);
+    if (snapshot.state !== 'RUNNING') return indicator.down({ ...details, reason: `worker is ${snapshot.state}` });
+    const heartbeatAge = Date.now() - (snapshot.lastHeartbeatAt?.getTime() ?? 0);
+    if (heartbeatAge > 3 * worker.heartbeatIntervalMs) {
+      return indicator.down({ ...details, reason: `no successful heartbeat for ${heartbeatAge} ms; leases may expire` });
     }
-    return indicator.up({ ...details, databaseMs });
+    const pollAge = Date.now() - (snapshot.lastPollAt?.getTime() ?? 0);
+    if (stats.due_backlog > 0 && pollAge > 3 * worker.pollIntervalMs + 1_000) {
+      return indicator.down({ ...details, reason: `worker loop has not run for ${pollAge} ms while ${stats.due_backlog} run(s) are due` });
+    }
+    return indicator.up(details);
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

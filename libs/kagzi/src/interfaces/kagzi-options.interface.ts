@@ -17,6 +17,8 @@ export interface WorkerOptions {
   heartbeatInterval?: Duration;
   /** Drain time before in-flight runs are handed back. Default '30s'. */
   shutdownTimeout?: Duration;
+  /** STOPPED and LOST workers, and worker events, older than this are deleted. Default '7d'. */
+  retention?: Duration;
   /** Workflow names this worker serves. Default: all registered. */
   workflows?: string[];
 }

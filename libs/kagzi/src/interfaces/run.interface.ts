@@ -85,3 +85,17 @@ export interface WorkflowVersionInfo {
   /** Runs in flight (PENDING, RUNNING, SLEEPING) per status. */
   runs: Partial<Record<RunStatus, number>>;
 }
+
+export interface WorkerInfo {
+  name: string;
+  hostname: string;
+  pid: number;
+  /** LOST: stopped heartbeating (a live row whose heartbeat is older than 3 of its intervals reads LOST too). */
+  status: 'RUNNING' | 'DRAINING' | 'STOPPED' | 'LOST';
+  startedAt: Date;
+  lastHeartbeatAt: Date;
+  concurrency: number;
+  activeRuns: number;
+  /** The (name, version) pairs it serves, as `name@version`. */
+  workflows: string[];
+}

@@ -5,7 +5,12 @@ import { cancelRunSql } from './sql/cancel-run.sql';
 import { claimRunsSql } from './sql/claim-runs.sql';
 import { commitStepSql } from './sql/commit-step.sql';
 import { countRunsSql } from './sql/count-runs.sql';
-import { extendLeasesSql } from './sql/extend-leases.sql';
+import { heartbeatSql } from './sql/heartbeat.sql';
+import { healthStatsSql } from './sql/health-stats.sql';
+import { listWorkersSql } from './sql/list-workers.sql';
+import { pruneWorkersSql } from './sql/prune-workers.sql';
+import { registerWorkerSql } from './sql/register-worker.sql';
+import { setWorkerStatusSql } from './sql/set-worker-status.sql';
 import { findRunByKeySql } from './sql/find-run-by-key.sql';
 import { findStepSql } from './sql/find-step.sql';
 import { defaultVersionSql } from './sql/default-version.sql';
@@ -27,7 +32,7 @@ import { recordMarkerSql } from './sql/record-marker.sql';
 import { registerVersionsSql } from './sql/register-versions.sql';
 import { scheduleRetrySql } from './sql/schedule-retry.sql';
 import { releaseRunsSql } from './sql/release-runs.sql';
-import { ClaimedRunRow, InsertRunResult, RunOutcomeRow, RunRow, StepAttemptRow, StepRow, StoredStepRow, VersionRow } from './run.rows';
+import { ClaimedRunRow, InsertRunResult, RunOutcomeRow, RunRow, StepAttemptRow, StepRow, StoredStepRow, VersionRow, WorkerRow } from './run.rows';
 
 /** Who holds a run: every write for a claimed run carries this and is refused if it is stale. */
 export interface Lease {
@@ -53,7 +58,7 @@ export type StepCommitOutcome = { kind: 'committed' } | { kind: 'exists'; step: 
 export class RunRepository {
   private readonly sql: Record<
     | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun'
-    | 'extendLeases' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'recordMarker' | 'parkRun' | 'listRuns' | 'countRuns'
+    | 'heartbeat' | 'registerWorker' | 'setWorkerStatus' | 'pruneWorkers' | 'listWorkers' | 'healthStats' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'recordMarker' | 'parkRun' | 'listRuns' | 'countRuns'
     | 'nextDue' | 'registerVersions' | 'defaultVersion' | 'setDefaultVersion' | 'deprecateVersion' | 'listVersions',
     string
   >;
@@ -63,7 +68,8 @@ export class RunRepository {
     this.sql = {
       insertRun: insertRunSql(s), findRunByKey: findRunByKeySql(s), claimRuns: claimRunsSql(s), loadSteps: loadStepsSql(s),
       commitStep: commitStepSql(s), findStep: findStepSql(s), finishRun: finishRunSql(s),
-      extendLeases: extendLeasesSql(s), releaseRuns: releaseRunsSql(s), cancelRun: cancelRunSql(s),
+      heartbeat: heartbeatSql(s), registerWorker: registerWorkerSql(s), setWorkerStatus: setWorkerStatusSql(s),
+      pruneWorkers: pruneWorkersSql(s), listWorkers: listWorkersSql(s), healthStats: healthStatsSql(s), releaseRuns: releaseRunsSql(s), cancelRun: cancelRunSql(s),
       getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), getStepAttempts: getStepAttemptsSql(s), scheduleRetry: scheduleRetrySql(s), recordMarker: recordMarkerSql(s), parkRun: parkRunSql(s), listRuns: listRunsSql(s),
       countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), defaultVersion: defaultVersionSql(s),
       setDefaultVersion: setDefaultVersionSql(s), deprecateVersion: deprecateVersionSql(s), listVersions: listVersionsSql(s),
@@ -157,17 +163,47 @@ export class RunRepository {
     return stillOwner && found.step_key !== null ? { kind: 'exists', step: found } : { kind: 'lost' };
   }
 
-  /** Returns the ids whose leases were extended; the others are lost. */
-  async extendLeases(owner: string, held: Lease[], leaseMs: number): Promise<Set<string>> {
-    if (held.length === 0) return new Set();
-    const rows = await this.run<{ id: string }>('extendLeases', [owner, held.map((l) => l.runId), held.map((l) => l.epoch), leaseMs]);
+  /**
+   * One heartbeat: this worker's row, the leases of `held` (returns the ids still owned; the others
+   * are lost), and LOST marks for workers that stopped beating.
+   */
+  async heartbeat(worker: { id: string; name: string; status: 'RUNNING' | 'DRAINING'; activeRuns: number }, held: Lease[], leaseMs: number): Promise<Set<string>> {
+    const rows = await this.run<{ id: string }>('heartbeat', [
+      worker.id, worker.name, held.map((l) => l.runId), held.map((l) => l.epoch), leaseMs, worker.activeRuns, worker.status,
+    ]);
     return new Set(rows.map((r) => r.id));
   }
 
-  async releaseRuns(owner: string, held: Lease[]): Promise<string[]> {
+  async releaseRuns(worker: { id: string; name: string }, held: Lease[]): Promise<string[]> {
     if (held.length === 0) return [];
-    const rows = await this.run<{ id: string }>('releaseRuns', [owner, held.map((l) => l.runId), held.map((l) => l.epoch)]);
+    const rows = await this.run<{ id: string }>('releaseRuns', [worker.name, held.map((l) => l.runId), held.map((l) => l.epoch), worker.id]);
     return rows.map((r) => r.id);
+  }
+
+  /** Throws pg's unique violation (23505) when a live worker already has the name. */
+  async registerWorker(worker: {
+    id: string; name: string; hostname: string; pid: number; concurrency: number; heartbeatIntervalMs: number; workflows: string[]; libraryVersion: string;
+  }): Promise<void> {
+    await this.run('registerWorker', [
+      worker.id, worker.name, worker.hostname, worker.pid, worker.concurrency, worker.heartbeatIntervalMs, worker.workflows, worker.libraryVersion,
+    ]);
+  }
+
+  async setWorkerStatus(worker: { id: string; name: string }, status: 'DRAINING' | 'STOPPED', data: Record<string, unknown>): Promise<void> {
+    await this.run('setWorkerStatus', [worker.id, worker.name, status, JSON.stringify(data)]);
+  }
+
+  async pruneWorkers(retentionMs: number): Promise<void> {
+    await this.run('pruneWorkers', [retentionMs]);
+  }
+
+  listWorkers(): Promise<WorkerRow[]> {
+    return this.run<WorkerRow>('listWorkers', []);
+  }
+
+  async healthStats(served: ServedPairs): Promise<{ due_backlog: number; unserved: string[] }> {
+    const [row] = await this.run<{ due_backlog: number; unserved: string[] }>('healthStats', [served.names, served.versions]);
+    return row;
   }
 
   /** Returns false when the run was already finished (or does not exist). */

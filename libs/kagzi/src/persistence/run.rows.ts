@@ -86,3 +86,15 @@ export interface VersionRow {
   served: boolean;
   runs: Partial<Record<RunStatus, number>>;
 }
+
+export interface WorkerRow {
+  name: string;
+  hostname: string;
+  pid: number;
+  status: 'RUNNING' | 'DRAINING' | 'STOPPED' | 'LOST';
+  started_at: Date;
+  last_heartbeat_at: Date;
+  concurrency: number;
+  active_runs: number;
+  workflows: string[];
+}

@@ -1,16 +1,21 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ResolvedKagziOptions, ResolvedWorkerOptions } from '../common/resolve-options';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { RunExecution } from '../execution/run-execution';
 import { WorkflowRunner } from '../execution/workflow.runner';
-import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
+import { KAGZI_RESOLVED_OPTIONS, KAGZI_VERSION } from '../kagzi.constants';
 import { NotificationListener } from '../persistence/notification.listener';
 import { ClaimedRunRow } from '../persistence/run.rows';
 import { Lease, RunRepository, ServedPairs } from '../persistence/run.repository';
 import { WakeableDelay } from './wakeable-delay';
 
 export type WorkerState = 'CREATED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
+
+/** Old STOPPED/LOST workers and events are pruned at most this often, by whichever worker's heartbeat comes first. */
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 interface HeldRun {
   lease: Lease;
@@ -38,6 +43,9 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly wakeTimers = new Set<NodeJS.Timeout>();
   private served: ServedPairs = { names: [], versions: [] };
   private unsubscribe: Array<() => void> = [];
+  /** This process's row in the worker registry (a restart is a new worker, possibly with the same name). */
+  readonly id = randomUUID();
+  private lastPruneAt = 0;
   private lastPollAt?: Date;
   private lastHeartbeatAt?: Date;
   private readyResolve!: () => void;
@@ -81,6 +89,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       return;
     }
     this.served = this.servedPairs(options);
+    await this.register(options);
     this.unsubscribe.push(
       this.notifications.onWakeup(() => this.delay.wake()),
       // A run this worker holds finished elsewhere: it was cancelled. Stop it here too.
@@ -102,6 +111,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.currentState = 'DRAINING';
     this.logger.log(`Worker ${options.name} draining: ${this.inFlight} run(s) in flight, up to ${options.shutdownTimeoutMs} ms`);
     this.delay.wake();
+    await this.recordStatus('DRAINING', { activeRuns: this.inFlight, shutdownTimeoutMs: options.shutdownTimeoutMs });
     await this.loopDone;
     const allDone = Promise.all([...this.finishing]);
     let timer: NodeJS.Timeout | undefined;
@@ -110,20 +120,55 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), options.shutdownTimeoutMs))),
     ]);
     clearTimeout(timer);
-    if (timedOut) await this.handBack(options);
+    const handedBack = timedOut ? await this.handBack(options) : 0;
     this.stopTimers();
+    await this.recordStatus('STOPPED', { handedBack });
     this.currentState = 'STOPPED';
     this.logger.log(`Worker ${options.name} stopped`);
   }
 
-  private async handBack(options: ResolvedWorkerOptions): Promise<void> {
+  private async handBack(options: ResolvedWorkerOptions): Promise<number> {
     const held = [...this.held.values()];
     for (const run of held) this.abortHeld(run, 'the worker is shutting down');
     try {
-      const released = await this.repository.releaseRuns(options.name, held.map((run) => run.lease));
+      const released = await this.repository.releaseRuns({ id: this.id, name: options.name }, held.map((run) => run.lease));
       this.logger.warn(`Worker ${options.name}: drain timed out; handed back ${released.length} run(s) for another worker`);
+      return released.length;
     } catch (err: unknown) {
       this.logger.error(`Worker ${options.name}: could not hand back runs (they resume when their leases expire): ${String(err)}`);
+      return 0;
+    }
+  }
+
+  /** Joins the worker registry; a live worker with the same name makes the boot fail. */
+  private async register(options: ResolvedWorkerOptions): Promise<void> {
+    try {
+      await this.repository.registerWorker({
+        id: this.id,
+        name: options.name,
+        hostname: hostname(),
+        pid: process.pid,
+        concurrency: options.concurrency,
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        workflows: this.served.names.map((n, i) => `${n}@${this.served.versions[i]}`),
+        libraryVersion: KAGZI_VERSION,
+      });
+    } catch (err: unknown) {
+      if ((err as { code?: unknown }).code === '23505') {
+        throw new InvalidOptionsError(
+          `worker.name "${options.name}" is in use by a live worker (its heartbeat is recent); give each worker a unique name or leave it unset`,
+        );
+      }
+      throw err;
+    }
+    this.lastHeartbeatAt = new Date();
+  }
+
+  private async recordStatus(status: 'DRAINING' | 'STOPPED', data: Record<string, unknown>): Promise<void> {
+    try {
+      await this.repository.setWorkerStatus({ id: this.id, name: this.name ?? '' }, status, data);
+    } catch (err: unknown) {
+      this.logger.warn(`Worker ${this.name}: could not record ${status}: ${String(err)}`);
     }
   }
 
@@ -139,12 +184,13 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     while (this.currentState === 'RUNNING') {
       const free = options.concurrency - this.inFlight;
       let idleMs = options.pollIntervalMs;
+      // The loop is alive (claiming, or full): what the health check's "deaf worker" test reads.
+      this.lastPollAt = new Date();
       // Wakes that arrived before this point are answered by this iteration's claim.
       this.delay.clearPending();
       if (free > 0) {
         try {
           const claimed = await this.repository.claimRuns(options.name, this.served, free, options.leaseDurationMs);
-          this.lastPollAt = new Date();
           for (const row of claimed) this.launch(row);
           if (claimed.length === free) continue;
           // Nothing else is due now. Only when the claim came back empty is it worth asking when
@@ -206,14 +252,19 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async heartbeat(): Promise<void> {
     const options = this.options;
-    if (!options || this.held.size === 0) {
-      this.lastHeartbeatAt = new Date();
-      return;
-    }
+    if (!options || (this.currentState !== 'RUNNING' && this.currentState !== 'DRAINING')) return;
     const held = [...this.held.values()];
     try {
-      const extended = await this.repository.extendLeases(options.name, held.map((run) => run.lease), options.leaseDurationMs);
+      const extended = await this.repository.heartbeat(
+        { id: this.id, name: options.name, status: this.currentState, activeRuns: this.inFlight },
+        held.map((run) => run.lease),
+        options.leaseDurationMs,
+      );
       this.lastHeartbeatAt = new Date();
+      if (Date.now() - this.lastPruneAt > PRUNE_EVERY_MS) {
+        this.lastPruneAt = Date.now();
+        await this.repository.pruneWorkers(options.retentionMs);
+      }
       for (const run of held) {
         if (!extended.has(run.lease.runId) && this.held.get(run.lease.runId) === run) {
           this.abortHeld(run, 'its lease could not be renewed (cancelled, or claimed by another worker)');

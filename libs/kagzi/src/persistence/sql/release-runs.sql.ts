@@ -1,6 +1,7 @@
 /**
- * Hand runs back on shutdown: due now, lease cleared, so another worker resumes them at once
- * instead of waiting for the lease to expire. $1 owner, $2 run ids, $3 epochs
+ * Hand runs back on shutdown: due now, lease cleared, so another worker resumes them at once instead
+ * of waiting for the lease to expire; a RUN_HANDED_BACK event each, and a wake-up for idle workers.
+ * $1 owner, $2 run ids, $3 epochs, $4 worker id
  */
 export const releaseRunsSql = (s: string): string => `
 with released as (
@@ -9,5 +10,8 @@ with released as (
   from unnest($2::uuid[], $3::int[]) as held(id, epoch)
   where r.id = held.id and r.lease_epoch = held.epoch and r.lease_owner = $1::text and r.status = 'RUNNING'
   returning r.id, r.workflow_name
+), events as (
+  insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
+  select $4::uuid, $1::text, 'RUN_HANDED_BACK', json_build_object('runId', id, 'workflow', workflow_name) from released
 )
 select id, pg_notify('${s}.wakeup', workflow_name) is null as notified from released`;

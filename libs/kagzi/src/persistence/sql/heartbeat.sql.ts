@@ -1,0 +1,30 @@
+/**
+ * One heartbeat tick, one statement: this worker's row says it is alive (and how busy), the leases of
+ * the runs it holds move to now() + lease (never cumulative), and workers whose heartbeat is older
+ * than 3 of their intervals are marked LOST with an event (a concurrent tick elsewhere re-checks the
+ * row after the first one's update, so each loss is recorded once).
+ * Runs missing from the result were lost (cancelled, or claimed by another worker after expiry).
+ * $1 worker id, $2 owner name, $3 run ids, $4 epochs, $5 lease ms, $6 active runs, $7 status (RUNNING | DRAINING)
+ */
+export const heartbeatSql = (s: string): string => `
+with me as (
+  update "${s}".workers
+  set last_heartbeat_at = now(), active_runs = $6::int, status = $7::text, stopped_at = null
+  where id = $1::uuid
+  returning id
+), extended as (
+  update "${s}".workflow_runs r
+  set due_at = now() + $5::double precision * interval '1 millisecond'
+  from unnest($3::uuid[], $4::int[]) as held(id, epoch)
+  where r.id = held.id and r.lease_epoch = held.epoch and r.lease_owner = $2::text and r.status = 'RUNNING'
+  returning r.id
+), lost as (
+  update "${s}".workers set status = 'LOST', stopped_at = now()
+  where status in ('RUNNING','DRAINING') and id <> $1::uuid
+    and last_heartbeat_at < now() - 3 * heartbeat_interval_ms * interval '1 millisecond'
+  returning id, name, last_heartbeat_at
+), lost_events as (
+  insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
+  select id, name, 'LOST', json_build_object('lastHeartbeatAt', last_heartbeat_at, 'detectedBy', $2::text) from lost
+)
+select id from extended`;

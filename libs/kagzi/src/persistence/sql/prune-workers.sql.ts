@@ -1,0 +1,7 @@
+/** Forget stopped and lost workers, and events, older than the retention. $1 retention ms */
+export const pruneWorkersSql = (s: string): string => `
+with gone as (
+  delete from "${s}".workers
+  where status in ('STOPPED','LOST') and stopped_at < now() - $1::double precision * interval '1 millisecond'
+)
+delete from "${s}".worker_events where at < now() - $1::double precision * interval '1 millisecond'`;

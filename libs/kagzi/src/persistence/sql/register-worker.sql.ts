@@ -1,0 +1,21 @@
+/**
+ * Register a starting worker and record STARTED, in one statement. A live row with the same name
+ * whose heartbeat is stale (its process died) is marked LOST first; a live one that still beats makes
+ * the insert fail with a unique violation: the name is taken.
+ * $1 id, $2 name, $3 hostname, $4 pid, $5 concurrency, $6 heartbeat interval ms, $7 workflows served, $8 library version
+ */
+export const registerWorkerSql = (s: string): string => `
+with stale as (
+  update "${s}".workers set status = 'LOST', stopped_at = now()
+  where name = $2::text and status in ('RUNNING','DRAINING')
+    and last_heartbeat_at < now() - 3 * heartbeat_interval_ms * interval '1 millisecond'
+  returning id, name, last_heartbeat_at
+), stale_events as (
+  insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
+  select id, name, 'LOST', json_build_object('lastHeartbeatAt', last_heartbeat_at, 'detectedBy', $2::text) from stale
+), started as (
+  insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
+  values ($1::uuid, $2::text, 'STARTED', json_build_object('hostname', $3::text, 'pid', $4::int, 'concurrency', $5::int, 'workflows', $7::text[]))
+)
+insert into "${s}".workers (id, name, hostname, pid, status, concurrency, heartbeat_interval_ms, workflows, library_version)
+values ($1::uuid, $2::text, $3::text, $4::int, 'RUNNING', $5::int, $6::int, $7::text[], $8::text)`;
