@@ -7,6 +7,7 @@ import { BenchTarget, describeServer, prepareBenchTarget, withClient } from './d
 import { emit, note, round } from './report';
 import { Scenario } from './scenario';
 import { runLatency } from './scenarios/latency';
+import { runParallelScenario } from './scenarios/parallel';
 import { REPLAY_CHILD_COMMAND, resumeReplayInThisProcess, runReplay } from './scenarios/replay';
 import { runRetry } from './scenarios/retry';
 import { runStatements } from './scenarios/statements';
@@ -18,6 +19,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   throughput: runThroughput,
   replay: runReplay,
   retry: runRetry,
+  parallel: runParallelScenario,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Duration, RetryPolicy, Step, TransientError, Workflow, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
 
 /**
@@ -128,4 +129,37 @@ export class RetryOnceWorkflow implements WorkflowDefinition<RetryOnceInput, num
   }
 }
 
-export const BENCH_WORKFLOWS = [ThreeStepWorkflow, LoopWorkflow, LoopExponentialWorkflow, LoopNoRetryWorkflow, RetryOnceWorkflow];
+export interface TimedStepsInput {
+  /** How many times the step is called (keys `BenchTimedSteps.wait#1` … in sequence, `$parallel#1[i]/…` in parallel). */
+  steps: number;
+  /** false: one step after another; true: every step in its own branch of one `ctx.parallel` group. */
+  parallel: boolean;
+  /** How long each step body waits on a timer (no CPU, no I/O: stands for a call to another service). */
+  ms: number;
+}
+
+/**
+ * The `parallel` scenario's workflow: `steps` calls of a step whose body awaits a timer of `ms`,
+ * either in sequence or all at once through `ctx.parallel` (fail-fast, the default). Ideally the
+ * sequential run takes steps × ms and the parallel one ms; the rest is Kagzi's cost.
+ */
+@Workflow({ name: 'BenchTimedSteps' })
+export class TimedStepsWorkflow implements WorkflowDefinition<TimedStepsInput, number> {
+  async run(input: TimedStepsInput, ctx: WorkflowContext): Promise<number> {
+    if (input.parallel) {
+      const values = await ctx.parallel(Array.from({ length: input.steps }, (_, i) => () => this.wait(i, input.ms)));
+      return values.reduce((a, b) => a + b, 0);
+    }
+    let total = 0;
+    for (let i = 0; i < input.steps; i++) total += await this.wait(i, input.ms);
+    return total;
+  }
+
+  @Step()
+  async wait(i: number, ms: number): Promise<number> {
+    await delay(ms);
+    return i;
+  }
+}
+
+export const BENCH_WORKFLOWS = [ThreeStepWorkflow, LoopWorkflow, LoopExponentialWorkflow, LoopNoRetryWorkflow, RetryOnceWorkflow, TimedStepsWorkflow];

@@ -96,7 +96,7 @@ async function resumeInSameProcess(app: BenchApp, steps: number): Promise<{ resu
   await app.probe.settled();
   const { records } = app.probe.stop();
   const firstClaim = records.find((r) => r.name === 'claimRuns' && (r.rows ?? 0) > 0);
-  const suspend = records.find((r) => r.name === 'suspendRun');
+  const suspend = records.find((r) => r.name === 'parkRun');
   if (!firstClaim || !suspend?.t1) throw new Error('replay: the first execution did not park the run');
   const suspendedAt = suspend.t1;
   const resume = resumeTimes(records.filter((r) => r.t0 >= suspendedAt));

@@ -175,6 +175,10 @@ async function attemptRowCost(url: string, schema: string, pairs: number): Promi
       );
       runIds.push(rows[0].id);
     }
+    // $1 … $11 as listed in commit-step.sql.ts; any later parameter (the parallel group and branch
+    // of a step in a ctx.parallel branch) is null, as for a top-level step.
+    const params = Math.max(...[...withAttempt.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+    const padded = (values: unknown[]): unknown[] => [...values, ...new Array<null>(Math.max(0, params - values.length)).fill(null)];
     let keys = 0;
     const commit = async (variant: 'with' | 'without'): Promise<number> => {
       const i = keys++;
@@ -182,7 +186,7 @@ async function attemptRowCost(url: string, schema: string, pairs: number): Promi
       const { rowCount } = await client.query({
         name: `bench_commit_step_${variant}`,
         text: variant === 'with' ? withAttempt : withoutAttempt,
-        values: [runIds[i % runIds.length], 'bench', 1, `add#${i}`, 'add', 'COMPLETED', 'hash', '1', null, new Date(), 1],
+        values: padded([runIds[i % runIds.length], 'bench', 1, `add#${i}`, 'add', 'COMPLETED', 'hash', '1', null, new Date(), 1]),
       });
       if (rowCount !== 1) throw new Error(`[retry] commitStep (${variant} attempt row) wrote ${String(rowCount)} rows`);
       return performance.now() - t;

@@ -184,13 +184,15 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     while (this.currentState === 'RUNNING') {
       const free = options.concurrency - this.inFlight;
       let idleMs = options.pollIntervalMs;
-      // The loop is alive (claiming, or full): what the health check's "deaf worker" test reads.
-      this.lastPollAt = new Date();
       // Wakes that arrived before this point are answered by this iteration's claim.
       this.delay.clearPending();
+      // lastPollAt: the loop looked for work and could have taken it (or was full). The health
+      // check's "deaf worker" test reads it: a loop whose claims fail or that stopped leaves it stale.
+      if (free <= 0) this.lastPollAt = new Date();
       if (free > 0) {
         try {
           const claimed = await this.repository.claimRuns(options.name, this.served, free, options.leaseDurationMs);
+          this.lastPollAt = new Date();
           for (const row of claimed) this.launch(row);
           if (claimed.length === free) continue;
           // Nothing else is due now. Only when the claim came back empty is it worth asking when
