@@ -30,7 +30,7 @@ export class ThreeStepWorkflow implements WorkflowDefinition<{ n: number }, numb
 }
 
 export interface LoopInput {
-  /** How many times the step is called (keys `BenchLoop.add#1` … `#steps`). */
+  /** How many times the step is called (keys `LoopWorkflow.add#1` … `#steps`). */
   steps: number;
   /** Optional durable sleep after the steps: the run parks (SLEEPING) and resumes by replay. */
   sleep?: Duration;
@@ -130,7 +130,7 @@ export class RetryOnceWorkflow implements WorkflowDefinition<RetryOnceInput, num
 }
 
 export interface TimedStepsInput {
-  /** How many times the step is called (keys `BenchTimedSteps.wait#1` … in sequence, `$parallel#1[i]/…` in parallel). */
+  /** How many times the step is called (keys `TimedStepsWorkflow.wait#1` … in sequence, `$parallel#1[i]/TimedStepsWorkflow.wait#1` in parallel). */
   steps: number;
   /** false: one step after another; true: every step in its own branch of one `ctx.parallel` group. */
   parallel: boolean;
