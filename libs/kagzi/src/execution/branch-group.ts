@@ -3,7 +3,7 @@ import { StepError } from '../errors/step.error';
 import { toStepError } from '../errors/step-error.serializer';
 import { UsageError } from '../errors/usage.error';
 import { Settled } from '../interfaces/workflow.interface';
-import { RunExecution } from './run-execution';
+import { RunExecution, unlimitedListeners } from './run-execution';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 
 /** More branches than this in one group is refused: split the work into nested groups or several runs. */
@@ -30,7 +30,7 @@ class BranchGroup {
     count: number,
   ) {
     this.parentSignal = parent.branchSignal ?? execution.controller.signal;
-    this.controllers = Array.from({ length: count }, () => new AbortController());
+    this.controllers = Array.from({ length: count }, () => unlimitedListeners(new AbortController()));
     this.unsettled = count;
     if (this.parentSignal.aborted) this.onParentAbort();
     else this.parentSignal.addEventListener('abort', this.onParentAbort, { once: true });
@@ -71,7 +71,7 @@ export function checkBranches(branches: unknown, api: string): asserts branches 
   const bad = branches.findIndex((b) => typeof b !== 'function');
   if (bad >= 0) {
     throw new UsageError(
-      `${api}: branch ${bad} is ${branches[bad] === null ? 'null' : `a ${typeof branches[bad]}`}, not a function. Pass () => this.step(...), not this.step(...).`,
+      `${api}: branch ${bad} is ${describe(branches[bad])}, not a function. Pass () => this.step(...), not this.step(...).`,
     );
   }
 }
@@ -184,4 +184,11 @@ async function replayRace(execution: RunExecution, scope: RunScope, branches: re
 
 function asStepError(err: unknown, where: string): StepError {
   return err instanceof StepError ? err : toStepError(err, { stepName: where, attempt: 1 });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value instanceof Promise) return 'a Promise';
+  const type = typeof value;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }

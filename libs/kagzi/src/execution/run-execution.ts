@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
 import { Duration, toMilliseconds } from '../common/duration';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
@@ -36,7 +37,7 @@ export type ExecutionStop =
  * Every write goes through the lease; a refused write stops the execution locally.
  */
 export class RunExecution {
-  readonly controller = new AbortController();
+  readonly controller = unlimitedListeners(new AbortController());
   readonly stopped: Promise<ExecutionStop>;
   private stop?: ExecutionStop;
   private resolveStop!: (stop: ExecutionStop) => void;
@@ -171,9 +172,10 @@ export class RunExecution {
   ): Promise<{ done: true; value: T } | { done: false }> {
     const startedAt = new Date();
     const controller = new AbortController();
-    const abortAttempt = (): void => controller.abort(scope.branchSignal?.reason ?? this.controller.signal.reason);
-    const parents = [this.controller.signal, scope.branchSignal].filter((s): s is AbortSignal => s !== undefined);
-    for (const signal of parents) signal.addEventListener('abort', abortAttempt, { once: true });
+    // A branch's signal already follows the run's, so one listener suffices.
+    const parent = scope.branchSignal ?? this.controller.signal;
+    const abortAttempt = (): void => controller.abort(parent.reason);
+    parent.addEventListener('abort', abortAttempt, { once: true });
     let value: unknown;
     try {
       value = await this.invoke(scope, def, body, controller, attempt);
@@ -191,7 +193,7 @@ export class RunExecution {
       await this.retryLater(scope, { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt });
       return { done: false };
     } finally {
-      for (const signal of parents) signal.removeEventListener('abort', abortAttempt);
+      parent.removeEventListener('abort', abortAttempt);
     }
     this.throwIfStopped(scope);
     let text: string;
@@ -364,4 +366,10 @@ export class RunExecution {
 
 function placement(scope: RunScope): StepPlacement {
   return scope.group === undefined ? {} : { group: scope.group, branch: scope.branch };
+}
+
+/** Every concurrent step attempt and child group listens to its parent's signal: no listener cap. */
+export function unlimitedListeners(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

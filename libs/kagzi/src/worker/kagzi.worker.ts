@@ -46,6 +46,10 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   /** This process's row in the worker registry (a restart is a new worker, possibly with the same name). */
   readonly id = randomUUID();
   private lastPruneAt = 0;
+  private startedAt = Date.now();
+  /** When the last heartbeat that renewed the leases was sent (leases are counted from the statement). */
+  private lastRenewalSentAt?: number;
+  private heartbeatInFlight = false;
   private lastPollAt?: Date;
   private lastHeartbeatAt?: Date;
   private readyResolve!: () => void;
@@ -89,11 +93,14 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       return;
     }
     this.served = this.servedPairs(options);
+    this.startedAt = Date.now();
     await this.register(options);
     this.unsubscribe.push(
       this.notifications.onWakeup(() => this.delay.wake()),
-      // A run this worker holds finished elsewhere: it was cancelled. Stop it here too.
-      this.notifications.onAnyFinished((runId) => this.abortHeld(this.held.get(runId), 'the run was cancelled')),
+      // A run this worker holds was cancelled: stop it here too. (Its own completion notifies as well.)
+      this.notifications.onAnyFinished((runId, outcome) => {
+        if (outcome === undefined || outcome.status === 'CANCELLED') this.abortHeld(this.held.get(runId), 'the run was cancelled');
+      }),
     );
     this.currentState = 'RUNNING';
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), options.heartbeatIntervalMs);
@@ -256,29 +263,38 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const options = this.options;
     if (!options || (this.currentState !== 'RUNNING' && this.currentState !== 'DRAINING')) return;
     const held = [...this.held.values()];
+    // Leases run from when the last successful heartbeat was sent. If the next one cannot land before
+    // they expire (heartbeats failing or hanging), stop the runs here rather than race a new owner.
+    const renewedAt = this.lastRenewalSentAt ?? this.startedAt;
+    if (Date.now() - renewedAt + options.heartbeatIntervalMs >= options.leaseDurationMs) {
+      for (const run of held) this.abortHeld(run, 'its lease could not be renewed before expiry');
+    }
+    if (this.heartbeatInFlight) return; // a hanging heartbeat is not stacked with more
+    this.heartbeatInFlight = true;
+    const sentAt = Date.now();
     try {
       const extended = await this.repository.heartbeat(
         { id: this.id, name: options.name, status: this.currentState, activeRuns: this.inFlight },
         held.map((run) => run.lease),
         options.leaseDurationMs,
       );
+      this.lastRenewalSentAt = sentAt;
       this.lastHeartbeatAt = new Date();
-      if (Date.now() - this.lastPruneAt > PRUNE_EVERY_MS) {
-        this.lastPruneAt = Date.now();
-        await this.repository.pruneWorkers(options.retentionMs);
-      }
       for (const run of held) {
         if (!extended.has(run.lease.runId) && this.held.get(run.lease.runId) === run) {
           this.abortHeld(run, 'its lease could not be renewed (cancelled, or claimed by another worker)');
         }
       }
     } catch (err: unknown) {
-      const since = Date.now() - (this.lastHeartbeatAt?.getTime() ?? 0);
       this.logger.warn(`Worker ${options.name}: heartbeat failed (${String(err)}); retrying in ${options.heartbeatIntervalMs} ms`);
-      // Leases are about to expire and another worker may take the runs: stop them here first.
-      if (since + options.heartbeatIntervalMs >= options.leaseDurationMs) {
-        for (const run of held) this.abortHeld(run, 'leases could not be renewed before expiry');
-      }
+    } finally {
+      this.heartbeatInFlight = false;
+    }
+    if (Date.now() - this.lastPruneAt > PRUNE_EVERY_MS) {
+      this.lastPruneAt = Date.now();
+      await this.repository.pruneWorkers(options.retentionMs).catch((err: unknown) => {
+        this.logger.warn(`Worker ${options.name}: pruning old workers failed: ${String(err)}`);
+      });
     }
   }
 

@@ -10,7 +10,7 @@ export const heartbeatSql = (s: string): string => `
 with me as (
   update "${s}".workers
   set last_heartbeat_at = now(), active_runs = $6::int, status = $7::text, stopped_at = null
-  where id = $1::uuid
+  where id = $1::uuid and status <> 'STOPPED'
   returning id
 ), extended as (
   update "${s}".workflow_runs r

@@ -17,5 +17,7 @@ with stale as (
   insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
   values ($1::uuid, $2::text, 'STARTED', json_build_object('hostname', $3::text, 'pid', $4::int, 'concurrency', $5::int, 'workflows', $7::text[]))
 )
+-- Reading "stale" makes it run before the insert (an unreferenced CTE would run after it).
 insert into "${s}".workers (id, name, hostname, pid, status, concurrency, heartbeat_interval_ms, workflows, library_version)
-values ($1::uuid, $2::text, $3::text, $4::int, 'RUNNING', $5::int, $6::int, $7::text[], $8::text)`;
+select $1::uuid, $2::text, $3::text, $4::int, 'RUNNING', $5::int, $6::int, $7::text[], $8::text
+from (select count(*) from stale) as stale_first`;
