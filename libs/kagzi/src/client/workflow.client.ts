@@ -141,7 +141,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere. */
   async onApplicationBootstrap(): Promise<void> {
     const local = this.registry.all();
-    await this.repository.registerVersions({ names: local.map((w) => w.name), versions: local.map((w) => w.version) });
+    await this.repository.registerVersions({ names: local.map((w) => w.name), versions: local.map((w) => w.version) }, false);
   }
 
   getHandle<O = unknown>(runId: string): WorkflowHandle<O> {

@@ -64,6 +64,25 @@ export class KagziDatabase {
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
+  /** Runs `work` in one transaction on one connection; its statements are named prepared statements too. */
+  async transaction<T>(work: (query: <R extends QueryResultRow>(name: string, text: string, values: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const result = await work(async <R extends QueryResultRow>(name: string, text: string, values: unknown[]) => {
+        const res = await client.query<R>({ name: `${this.schema}_${name}`, text, values });
+        return res.rows;
+      });
+      await client.query('commit');
+      return result;
+    } catch (err: unknown) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   /** Runs one statement as a named prepared statement (parsed once per connection). */
   async query<R extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<R[]> {
     const result = await this.pool.query<R>({ name: `${this.schema}_${name}`, text, values });

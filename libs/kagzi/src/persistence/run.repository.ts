@@ -16,6 +16,7 @@ import { findStepSql } from './sql/find-step.sql';
 import { defaultVersionSql } from './sql/default-version.sql';
 import { deprecateVersionSql } from './sql/deprecate-version.sql';
 import { listVersionsSql } from './sql/list-versions.sql';
+import { lockWorkflowNameSql } from './sql/lock-workflow-name.sql';
 import { setDefaultVersionSql } from './sql/set-default-version.sql';
 import { finishRunSql } from './sql/finish-run.sql';
 import { getRunOutcomeSql } from './sql/get-run-outcome.sql';
@@ -59,7 +60,7 @@ export class RunRepository {
   private readonly sql: Record<
     | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun'
     | 'heartbeat' | 'registerWorker' | 'setWorkerStatus' | 'pruneWorkers' | 'listWorkers' | 'healthStats' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'recordMarker' | 'parkRun' | 'listRuns' | 'countRuns'
-    | 'nextDue' | 'registerVersions' | 'defaultVersion' | 'setDefaultVersion' | 'deprecateVersion' | 'listVersions',
+    | 'nextDue' | 'registerVersions' | 'defaultVersion' | 'setDefaultVersion' | 'deprecateVersion' | 'listVersions' | 'lockWorkflowName',
     string
   >;
 
@@ -73,6 +74,7 @@ export class RunRepository {
       getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), getStepAttempts: getStepAttemptsSql(s), scheduleRetry: scheduleRetrySql(s), recordMarker: recordMarkerSql(s), parkRun: parkRunSql(s), listRuns: listRunsSql(s),
       countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), defaultVersion: defaultVersionSql(s),
       setDefaultVersion: setDefaultVersionSql(s), deprecateVersion: deprecateVersionSql(s), listVersions: listVersionsSql(s),
+      lockWorkflowName: lockWorkflowNameSql(s),
     };
   }
 
@@ -253,8 +255,9 @@ export class RunRepository {
     return value === null || value === undefined ? undefined : Number(value);
   }
 
-  async registerVersions(served: ServedPairs): Promise<void> {
-    if (served.names.length > 0) await this.run('registerVersions', [served.names, served.versions]);
+  /** Records (name, version) pairs; `byWorker` when a worker records the pairs it serves. */
+  async registerVersions(pairs: ServedPairs, byWorker: boolean): Promise<void> {
+    if (pairs.names.length > 0) await this.run('registerVersions', [pairs.names, pairs.versions, byWorker]);
   }
 
   async defaultVersion(name: string): Promise<{ known_versions: number; version: number | null }> {
@@ -263,19 +266,23 @@ export class RunRepository {
   }
 
   async setDefaultVersion(name: string, version: number): Promise<{ known_versions: number; version_known: boolean; usable: boolean }> {
-    const [row] = await this.run<{ known_versions: number; version_known: boolean; usable: boolean }>('setDefaultVersion', [name, version]);
-    return row;
+    return this.underNameLock(name, 'setDefaultVersion', [name, version]);
   }
 
   async deprecateVersion(
     name: string,
     version: number,
   ): Promise<{ known_versions: number; version_known: boolean; default_version: number | null; deprecated: boolean }> {
-    const [row] = await this.run<{ known_versions: number; version_known: boolean; default_version: number | null; deprecated: boolean }>(
-      'deprecateVersion',
-      [name, version],
-    );
-    return row;
+    return this.underNameLock(name, 'deprecateVersion', [name, version]);
+  }
+
+  /** One version-changing statement, serialised with every other one for the same workflow name. */
+  private underNameLock<R extends object>(name: string, statement: 'setDefaultVersion' | 'deprecateVersion', values: unknown[]): Promise<R> {
+    return this.db.transaction(async (query) => {
+      await query('lockWorkflowName', this.sql.lockWorkflowName, [name]);
+      const [row] = await query<R & Record<string, unknown>>(statement, this.sql[statement], values);
+      return row;
+    });
   }
 
   listVersions(name: string): Promise<VersionRow[]> {

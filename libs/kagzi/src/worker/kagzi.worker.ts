@@ -94,6 +94,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
     this.served = this.servedPairs(options);
     this.startedAt = Date.now();
+    await this.repository.registerVersions(this.served, true);
     await this.register(options);
     this.unsubscribe.push(
       this.notifications.onWakeup(() => this.delay.wake()),
@@ -106,7 +107,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), options.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
     this.loopDone = this.loop(options);
-    const pairs = this.served.names.map((n, i) => `${n}@v${this.served.versions[i]}`).join(', ') || 'none';
+    const pairs = this.served.names.map((n, i) => `${n}@${this.served.versions[i]}`).join(', ') || 'none';
     this.logger.log(`Worker ${options.name} started (concurrency ${options.concurrency}, serving ${pairs})`);
     this.readyResolve();
   }

@@ -6,8 +6,7 @@ export const deprecateVersionSql = (s: string): string => `
 with versions as (
   select version, is_default, deprecated_at from "${s}".workflow_versions where workflow_name = $1::text
 ), effective as (
-  select coalesce((select version from versions where is_default),
-                  (select max(version) from versions where deprecated_at is null)) as version
+  select "${s}".default_version($1::text) as version
 ), updated as (
   update "${s}".workflow_versions set deprecated_at = coalesce(deprecated_at, now())
   where workflow_name = $1::text and version = $2::int

@@ -1,7 +1,7 @@
 /**
  * Enqueue a run, pinned to a version, and wake idle workers (NOTIFY is delivered at commit), in one
- * statement. The version is `$3`, else the name's default, else its highest version that is not
- * deprecated; it must be registered and not deprecated, or nothing is inserted and the flags say why.
+ * statement. The version is `$3`, else the name's default version (see the default_version function
+ * in the migrations); it must be registered and not deprecated, or nothing is inserted and the flags say why.
  * A repeated idempotency key inserts nothing either (id is null); the caller then reads the first run.
  * Delayed runs notify too: an idle worker then re-reads the next due time and sets its timer to it.
  * $1 id, $2 name, $3 version or null, $4 input json, $5 idempotency key, $6 delay ms
@@ -10,11 +10,7 @@ export const insertRunSql = (s: string): string => `
 with versions as (
   select version, is_default, deprecated_at from "${s}".workflow_versions where workflow_name = $2::text
 ), chosen as (
-  select coalesce(
-    $3::int,
-    (select version from versions where is_default),
-    (select max(version) from versions where deprecated_at is null)
-  ) as version
+  select coalesce($3::int, "${s}".default_version($2::text)) as version
 ), usable as (
   select c.version from chosen c join versions v on v.version = c.version where v.deprecated_at is null
 ), inserted as (

@@ -5,8 +5,7 @@
  */
 export const listVersionsSql = (s: string): string => `
 with effective as (
-  select coalesce((select version from "${s}".workflow_versions where workflow_name = $1::text and is_default),
-                  (select max(version) from "${s}".workflow_versions where workflow_name = $1::text and deprecated_at is null)) as version
+  select "${s}".default_version($1::text) as version
 )
 select v.workflow_name, v.version, v.version = e.version as is_default, v.deprecated_at, v.registered_at, v.last_seen_at,
        exists (

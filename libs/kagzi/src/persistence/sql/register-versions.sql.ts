@@ -1,5 +1,9 @@
-/** Record the (name, version) pairs a worker serves; re-registering only refreshes last_seen_at. $1 names, $2 versions */
+/**
+ * Record (name, version) pairs; re-registering only refreshes last_seen_at (and worker_seen_at when a
+ * worker records the pairs it serves), so a boot never changes the default. $1 names, $2 versions, $3 by a worker
+ */
 export const registerVersionsSql = (s: string): string => `
-insert into "${s}".workflow_versions (workflow_name, version)
-select * from unnest($1::text[], $2::int[])
-on conflict (workflow_name, version) do update set last_seen_at = now()`;
+insert into "${s}".workflow_versions (workflow_name, version, worker_seen_at)
+select name, version, case when $3::boolean then now() end from unnest($1::text[], $2::int[]) as pairs(name, version)
+on conflict (workflow_name, version) do update
+  set last_seen_at = now(), worker_seen_at = coalesce(excluded.worker_seen_at, "${s}".workflow_versions.worker_seen_at)`;
