@@ -7,7 +7,9 @@ import { commitStepSql } from './sql/commit-step.sql';
 import { countRunsSql } from './sql/count-runs.sql';
 import { heartbeatSql } from './sql/heartbeat.sql';
 import { healthStatsSql } from './sql/health-stats.sql';
+import { findLiveWorkerSql } from './sql/find-live-worker.sql';
 import { listWorkersSql } from './sql/list-workers.sql';
+import { markWorkerLostSql } from './sql/mark-worker-lost.sql';
 import { pruneWorkersSql } from './sql/prune-workers.sql';
 import { registerWorkerSql } from './sql/register-worker.sql';
 import { setWorkerStatusSql } from './sql/set-worker-status.sql';
@@ -59,7 +61,7 @@ export type StepCommitOutcome = { kind: 'committed' } | { kind: 'exists'; step: 
 export class RunRepository {
   private readonly sql: Record<
     | 'insertRun' | 'findRunByKey' | 'claimRuns' | 'loadSteps' | 'commitStep' | 'findStep' | 'finishRun'
-    | 'heartbeat' | 'registerWorker' | 'setWorkerStatus' | 'pruneWorkers' | 'listWorkers' | 'healthStats' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'recordMarker' | 'parkRun' | 'listRuns' | 'countRuns'
+    | 'heartbeat' | 'registerWorker' | 'findLiveWorker' | 'markWorkerLost' | 'setWorkerStatus' | 'pruneWorkers' | 'listWorkers' | 'healthStats' | 'releaseRuns' | 'cancelRun' | 'getRunOutcome' | 'getRunOutcomes' | 'getRun' | 'getRunSteps' | 'getStepAttempts' | 'scheduleRetry' | 'recordMarker' | 'parkRun' | 'listRuns' | 'countRuns'
     | 'nextDue' | 'registerVersions' | 'defaultVersion' | 'setDefaultVersion' | 'deprecateVersion' | 'listVersions' | 'lockWorkflowName',
     string
   >;
@@ -69,7 +71,7 @@ export class RunRepository {
     this.sql = {
       insertRun: insertRunSql(s), findRunByKey: findRunByKeySql(s), claimRuns: claimRunsSql(s), loadSteps: loadStepsSql(s),
       commitStep: commitStepSql(s), findStep: findStepSql(s), finishRun: finishRunSql(s),
-      heartbeat: heartbeatSql(s), registerWorker: registerWorkerSql(s), setWorkerStatus: setWorkerStatusSql(s),
+      heartbeat: heartbeatSql(s), registerWorker: registerWorkerSql(s), findLiveWorker: findLiveWorkerSql(s), markWorkerLost: markWorkerLostSql(s), setWorkerStatus: setWorkerStatusSql(s),
       pruneWorkers: pruneWorkersSql(s), listWorkers: listWorkersSql(s), healthStats: healthStatsSql(s), releaseRuns: releaseRunsSql(s), cancelRun: cancelRunSql(s),
       getRunOutcome: getRunOutcomeSql(s), getRunOutcomes: getRunOutcomesSql(s), getRun: getRunSql(s), getRunSteps: getRunStepsSql(s), getStepAttempts: getStepAttemptsSql(s), scheduleRetry: scheduleRetrySql(s), recordMarker: recordMarkerSql(s), parkRun: parkRunSql(s), listRuns: listRunsSql(s),
       countRuns: countRunsSql(s), nextDue: nextDueSql(s), registerVersions: registerVersionsSql(s), defaultVersion: defaultVersionSql(s),
@@ -189,6 +191,15 @@ export class RunRepository {
     await this.run('registerWorker', [
       worker.id, worker.name, worker.hostname, worker.pid, worker.concurrency, worker.heartbeatIntervalMs, worker.workflows, worker.libraryVersion,
     ]);
+  }
+
+  async findLiveWorker(name: string): Promise<{ id: string; hostname: string; pid: number } | undefined> {
+    const [row] = await this.run<{ id: string; hostname: string; pid: number }>('findLiveWorker', [name]);
+    return row;
+  }
+
+  async markWorkerLost(workerId: string, detectedBy: string): Promise<void> {
+    await this.run('markWorkerLost', [workerId, detectedBy]);
   }
 
   async setWorkerStatus(worker: { id: string; name: string }, status: 'DRAINING' | 'STOPPED', data: Record<string, unknown>): Promise<void> {

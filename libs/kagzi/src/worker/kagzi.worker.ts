@@ -17,6 +17,9 @@ export type WorkerState = 'CREATED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
 /** Old STOPPED/LOST workers and events are pruned at most this often, by whichever worker's heartbeat comes first. */
 const PRUNE_EVERY_MS = 10 * 60_000;
 
+/** Worker names registered by apps in this process (a pid match alone does not make a row stale). */
+const LIVE_NAMES_IN_PROCESS = new Set<string>();
+
 interface HeldRun {
   lease: Lease;
   execution?: RunExecution;
@@ -131,6 +134,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const handedBack = timedOut ? await this.handBack(options) : 0;
     this.stopTimers();
     await this.recordStatus('STOPPED', { handedBack });
+    LIVE_NAMES_IN_PROCESS.delete(options.name);
     this.currentState = 'STOPPED';
     this.logger.log(`Worker ${options.name} stopped`);
   }
@@ -149,7 +153,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   /** Joins the worker registry; a live worker with the same name makes the boot fail. */
-  private async register(options: ResolvedWorkerOptions): Promise<void> {
+  private async register(options: ResolvedWorkerOptions, retry = true): Promise<void> {
     try {
       await this.repository.registerWorker({
         id: this.id,
@@ -163,6 +167,15 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       });
     } catch (err: unknown) {
       if ((err as { code?: unknown }).code === '23505') {
+        // A restart on the same host (a supervisor, a Kubernetes pod) finds its predecessor's row still
+        // RUNNING: if that process is gone, the name is free now rather than after 3 heartbeats.
+        const holder = await this.repository.findLiveWorker(options.name);
+        if (!holder) return retry ? this.register(options, false) : Promise.reject(err);
+        const predecessor = holder.pid === process.pid ? !LIVE_NAMES_IN_PROCESS.has(options.name) : !processAlive(holder.pid);
+        if (retry && holder.hostname === hostname() && predecessor) {
+          await this.repository.markWorkerLost(holder.id, options.name);
+          return this.register(options, false);
+        }
         throw new InvalidOptionsError(
           `worker.name "${options.name}" is in use by a live worker (its heartbeat is recent); give each worker a unique name or leave it unset`,
         );
@@ -170,6 +183,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       throw err;
     }
     this.lastHeartbeatAt = new Date();
+    LIVE_NAMES_IN_PROCESS.add(options.name);
   }
 
   private async recordStatus(status: 'DRAINING' | 'STOPPED', data: Record<string, unknown>): Promise<void> {
@@ -197,7 +211,8 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       // lastPollAt: the loop looked for work and could have taken it (or was full). The health
       // check's "deaf worker" test reads it: a loop whose claims fail or that stopped leaves it stale.
       if (free <= 0) this.lastPollAt = new Date();
-      if (free > 0) {
+      // A worker whose heartbeats cannot renew leases in time would only claim runs to lose them.
+      if (free > 0 && this.leasesRenewable(options)) {
         try {
           const claimed = await this.repository.claimRuns(options.name, this.served, free, options.leaseDurationMs);
           this.lastPollAt = new Date();
@@ -266,8 +281,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const held = [...this.held.values()];
     // Leases run from when the last successful heartbeat was sent. If the next one cannot land before
     // they expire (heartbeats failing or hanging), stop the runs here rather than race a new owner.
-    const renewedAt = this.lastRenewalSentAt ?? this.startedAt;
-    if (Date.now() - renewedAt + options.heartbeatIntervalMs >= options.leaseDurationMs) {
+    if (!this.leasesRenewable(options)) {
       for (const run of held) this.abortHeld(run, 'its lease could not be renewed before expiry');
     }
     if (this.heartbeatInFlight) return; // a hanging heartbeat is not stacked with more
@@ -299,10 +313,17 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
+  /** Whether the next heartbeat can still land before the leases it would renew expire. */
+  private leasesRenewable(options: ResolvedWorkerOptions): boolean {
+    const renewedAt = this.lastRenewalSentAt ?? this.startedAt;
+    return Date.now() - renewedAt + options.heartbeatIntervalMs < options.leaseDurationMs;
+  }
+
   /** Stops a held run here; one still loading its steps is stopped as soon as it is ready. */
   private abortHeld(run: HeldRun | undefined, reason: string): void {
-    if (!run) return;
-    run.abortReason ??= reason;
+    if (!run || run.abortReason !== undefined) return;
+    this.logger.warn(`Run ${run.lease.runId}: stopping it in worker ${this.name}: ${reason}`);
+    run.abortReason = reason;
     run.execution?.abort(reason);
   }
 
@@ -316,5 +337,14 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
     const served = options.workflows ? all.filter((w) => options.workflows?.includes(w.name)) : all;
     return { names: served.map((w) => w.name), versions: served.map((w) => w.version) };
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err: unknown) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
