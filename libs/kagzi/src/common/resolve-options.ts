@@ -88,9 +88,9 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     const w = worker ?? {};
     const leaseDurationMs = ms(w.leaseDuration ?? '30s', 'worker.leaseDuration');
     const heartbeatIntervalMs = ms(w.heartbeatInterval ?? '10s', 'worker.heartbeatInterval');
-    if (heartbeatIntervalMs >= leaseDurationMs) {
+    if (2 * heartbeatIntervalMs > leaseDurationMs) {
       throw new InvalidOptionsError(
-        `worker.heartbeatInterval (${heartbeatIntervalMs} ms) must be shorter than worker.leaseDuration (${leaseDurationMs} ms), or leases expire between heartbeats`,
+        `worker.heartbeatInterval (${heartbeatIntervalMs} ms) must be at most half of worker.leaseDuration (${leaseDurationMs} ms), so that a lease survives one failed heartbeat`,
       );
     }
     resolvedWorker = {

@@ -313,10 +313,14 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  /** Whether the next heartbeat can still land before the leases it would renew expire. */
+  /**
+   * Whether the next heartbeat can still land before the leases it would renew expire. Half an
+   * interval of slack: timers drift, and a tick that fires a millisecond early must not let the
+   * next one land after expiry.
+   */
   private leasesRenewable(options: ResolvedWorkerOptions): boolean {
     const renewedAt = this.lastRenewalSentAt ?? this.startedAt;
-    return Date.now() - renewedAt + options.heartbeatIntervalMs < options.leaseDurationMs;
+    return Date.now() - renewedAt + 1.5 * options.heartbeatIntervalMs < options.leaseDurationMs;
   }
 
   /** Stops a held run here; one still loading its steps is stopped as soon as it is ready. */
