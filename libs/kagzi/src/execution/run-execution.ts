@@ -260,7 +260,7 @@ export class RunExecution {
   }
 
   private checkRecorded(key: string, name: string, argsHash: string, recorded: StoredStepRow): void {
-    if (recorded.kind !== 'STEP') this.failNonDeterministic(key, name, 'a durable sleep was recorded there');
+    if (recorded.kind !== 'STEP') this.failNonDeterministic(key, name, `a ${recorded.kind === 'SLEEP' ? 'durable sleep' : 'parallel group'} was recorded there`);
     if (recorded.args_hash !== null && recorded.args_hash !== argsHash) {
       this.failNonDeterministic(key, name, 'it was called with different arguments than when the run first executed it');
     }
