@@ -2,9 +2,12 @@
  * The WorkflowClient API and what it does with bad input (SPEC §1 Client, §2 guarantee 5): typed errors
  * that name the problem, raised at the call that caused it, with nothing inserted and other runs unharmed.
  */
-import { Injectable } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import {
   InvalidOptionsError,
+  KagziModule,
+  WorkflowClient,
   PayloadTooLargeError,
   ResultTimeoutError,
   RunNotFoundError,
@@ -567,6 +570,43 @@ describe('KagziModule.forRoot options', () => {
     const err = await rejectionOf(bootKagzi({ url: db.url, ...options }));
     expect(err).toBeInstanceOf(InvalidOptionsError);
     expect((err as Error).message).toMatch(names);
+  });
+});
+
+describe('KagziModule.forRootAsync', () => {
+  const DB_URL = Symbol('DB_URL');
+
+  @Module({ providers: [{ provide: DB_URL, useFactory: () => db.url }], exports: [DB_URL] })
+  class SettingsModule {}
+
+  it('takes its options from a factory with injected providers, and runs workflows like forRoot', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        KagziModule.forRootAsync({
+          imports: [SettingsModule],
+          inject: [DB_URL],
+          useFactory: (url: string) => ({ database: { url }, worker: { pollInterval: '200ms' } }),
+        }),
+      ],
+      providers: [GreeterService, GreetingWorkflow],
+    }).compile();
+    const app = await moduleRef.init();
+    try {
+      const client = app.get(WorkflowClient);
+      const handle = await client.start(GreetingWorkflow, { name: 'Async' });
+      expect(await handle.result({ timeout: '10s' })).toBe('Hello, Async!');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('checks factory-made options at boot like forRoot', async () => {
+    const moduleRef = Test.createTestingModule({
+      imports: [KagziModule.forRootAsync({ useFactory: () => ({ database: { url: db.url }, maxPayloadBytes: -1 }) })],
+    });
+    const err = await rejectionOf(moduleRef.compile());
+    expect(err).toBeInstanceOf(InvalidOptionsError);
+    expect((err as Error).message).toMatch(/maxPayloadBytes/);
   });
 });
 
