@@ -19,7 +19,7 @@ import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { RunRepository } from '../persistence/run.repository';
-import { toRunDetails, toRunSummary, toVersionInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
+import { toRunDetails, toRunSummary, toVersionInfo, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
 import { InsertRunResult } from '../persistence/run.rows';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { WorkflowHandle } from './workflow.handle';
@@ -124,18 +124,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** Every known worker (pruned after `worker.retention`), newest first. */
   async listWorkers(): Promise<WorkerInfo[]> {
-    const rows = await this.repository.listWorkers();
-    return rows.map((r) => ({
-      name: r.name,
-      hostname: r.hostname,
-      pid: r.pid,
-      status: r.status,
-      startedAt: r.started_at,
-      lastHeartbeatAt: r.last_heartbeat_at,
-      concurrency: r.concurrency,
-      activeRuns: r.active_runs,
-      workflows: r.workflows,
-    }));
+    return (await this.repository.listWorkers()).map(toWorkerInfo);
   }
 
   /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere. */

@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
-import { RunDetails, RunSummary, StepAttempt, StepDetails, WorkflowVersionInfo } from '../interfaces/run.interface';
-import { RunRow, StepAttemptRow, StepRow, VersionRow } from './run.rows';
+import { RunDetails, RunSummary, StepAttempt, StepDetails, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
+import { RunRow, StepAttemptRow, StepRow, VersionRow, WorkerRow } from './run.rows';
 
 /** The one place rows become camelCase domain objects. */
 export function toRunSummary(row: RunRow): RunSummary {
@@ -92,4 +92,18 @@ export function toVersionInfo(row: VersionRow): WorkflowVersionInfo {
   };
   if (row.deprecated_at !== null) info.deprecatedAt = row.deprecated_at;
   return info;
+}
+
+export function toWorkerInfo(row: WorkerRow): WorkerInfo {
+  return {
+    name: row.name,
+    hostname: row.hostname,
+    pid: row.pid,
+    status: row.status,
+    startedAt: row.started_at,
+    lastHeartbeatAt: row.last_heartbeat_at,
+    concurrency: row.concurrency,
+    activeRuns: row.active_runs,
+    workflows: row.workflows,
+  };
 }
