@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { Duration, toMilliseconds } from './duration';
+import { survivesFailedHeartbeat } from './lease-timing';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { RetryPolicy } from '../execution/retry-policy';
@@ -88,9 +89,10 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     const w = worker ?? {};
     const leaseDurationMs = ms(w.leaseDuration ?? '30s', 'worker.leaseDuration');
     const heartbeatIntervalMs = ms(w.heartbeatInterval ?? '10s', 'worker.heartbeatInterval');
-    if (2 * heartbeatIntervalMs > leaseDurationMs) {
+    if (!survivesFailedHeartbeat(heartbeatIntervalMs, leaseDurationMs)) {
       throw new InvalidOptionsError(
-        `worker.heartbeatInterval (${heartbeatIntervalMs} ms) must be at most half of worker.leaseDuration (${leaseDurationMs} ms), so that a lease survives one failed heartbeat`,
+        `worker.leaseDuration (${leaseDurationMs} ms) must be at least 2.5 x worker.heartbeatInterval (${heartbeatIntervalMs} ms), so that a lease survives one failed heartbeat; ` +
+          `raise leaseDuration to ${Math.ceil(2.5 * heartbeatIntervalMs)} ms or lower heartbeatInterval to ${Math.floor(leaseDurationMs / 2.5)} ms`,
       );
     }
     resolvedWorker = {

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { leaseRenewable } from '../common/lease-timing';
 import { ResolvedKagziOptions, ResolvedWorkerOptions } from '../common/resolve-options';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
@@ -279,7 +280,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const options = this.options;
     if (!options || (this.currentState !== 'RUNNING' && this.currentState !== 'DRAINING')) return;
     const held = [...this.held.values()];
-    // Leases run from when the last successful heartbeat was sent. If the next one cannot land before
+    // Leases run from when the last successful heartbeat was sent. If this one cannot land before
     // they expire (heartbeats failing or hanging), stop the runs here rather than race a new owner.
     if (!this.leasesRenewable(options)) {
       for (const run of held) this.abortHeld(run, 'its lease could not be renewed before expiry');
@@ -313,14 +314,9 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  /**
-   * Whether the next heartbeat can still land before the leases it would renew expire. Half an
-   * interval of slack: timers drift, and a tick that fires a millisecond early must not let the
-   * next one land after expiry.
-   */
+  /** Whether a heartbeat sent now can still renew the leases before they expire (see lease-timing.ts). */
   private leasesRenewable(options: ResolvedWorkerOptions): boolean {
-    const renewedAt = this.lastRenewalSentAt ?? this.startedAt;
-    return Date.now() - renewedAt + 1.5 * options.heartbeatIntervalMs < options.leaseDurationMs;
+    return leaseRenewable(Date.now() - (this.lastRenewalSentAt ?? this.startedAt), options.heartbeatIntervalMs, options.leaseDurationMs);
   }
 
   /** Stops a held run here; one still loading its steps is stopped as soon as it is ready. */
