@@ -31,5 +31,6 @@ export { ResultTimeoutError } from './errors/result-timeout.error';
 export { LeaseLostError } from './errors/lease-lost.error';
 export { UsageError } from './errors/usage.error';
 export { ShuttingDownError } from './errors/shutting-down.error';
+export { DatabaseUnavailableError } from './errors/database-unavailable.error';
 export { KagziHealthIndicator } from './health/kagzi.health';
 export { KagziWorker, type WorkerState } from './worker/kagzi.worker';

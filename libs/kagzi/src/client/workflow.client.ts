@@ -18,6 +18,7 @@ import { PayloadSerializer } from '../execution/payload.serializer';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
+import { ConnectionRetry } from '../persistence/connection-retry';
 import { RunRepository } from '../persistence/run.repository';
 import { toRunDetails, toRunSummary, toVersionInfo, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
 import { InsertRunResult } from '../persistence/run.rows';
@@ -49,6 +50,7 @@ const listSchema = z
 @Injectable()
 export class WorkflowClient implements OnApplicationBootstrap {
   private readonly serializer: PayloadSerializer;
+  private readonly retry: ConnectionRetry;
 
   constructor(
     @Inject(KAGZI_RESOLVED_OPTIONS) options: ResolvedKagziOptions,
@@ -58,6 +60,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     private readonly accessor: WorkflowMetadataAccessor,
   ) {
     this.serializer = new PayloadSerializer(options.maxPayloadBytes);
+    this.retry = new ConnectionRetry(options.reconnectTimeoutMs);
   }
 
   /**
@@ -70,18 +73,25 @@ export class WorkflowClient implements OnApplicationBootstrap {
     const delayMs = options.delay === undefined ? 0 : toMilliseconds(options.delay, 'start options.delay');
     const name = this.nameOf(workflow);
     const { text } = this.serializer.encode(input, `input of workflow "${name}"`);
-    const inserted = await this.repository.insertRun({ id: randomUUID(), name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs });
-    if (inserted.id) return this.getHandle<O>(inserted.id);
-    // A repeated idempotency key returns the first run, even if its version was deprecated since.
-    const existing = options.idempotencyKey === undefined ? undefined : await this.repository.findRunIdByKey(name, options.idempotencyKey);
-    if (existing) return this.getHandle<O>(existing);
-    throw versionError(name, options.version, inserted);
+    // The id is chosen before the first attempt: an attempt whose reply was lost in an outage may have
+    // inserted the run, and the retry then finds it by this id (the insert does nothing on a taken id).
+    const id = randomUUID();
+    const runId = await this.retry.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
+      const inserted = await this.repository.insertRun({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs });
+      if (inserted.id) return inserted.id;
+      // A repeated idempotency key returns the first run, even if its version was deprecated since.
+      const existing = options.idempotencyKey === undefined ? undefined : await this.repository.findRunIdByKey(name, options.idempotencyKey);
+      if (existing) return existing;
+      if (attempt > 1 && (await this.repository.getRunOutcome(id))) return id;
+      throw versionError(name, options.version, inserted);
+    });
+    return this.getHandle<O>(runId);
   }
 
   /** The version `start()` uses without `options.version`: the default set, else the highest not deprecated. */
   async getDefaultVersion(name: string): Promise<number> {
     this.assertName(name);
-    const found = await this.repository.defaultVersion(name);
+    const found = await this.retry.run(`getDefaultVersion('${name}')`, () => this.repository.defaultVersion(name));
     if (found.known_versions === 0) throw unknownWorkflow(name);
     if (found.version === null) throw new DefaultVersionError(`Every version of workflow "${name}" is deprecated; register a new version`);
     return found.version;
@@ -91,7 +101,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   async setDefaultVersion(name: string, version: number): Promise<void> {
     this.assertName(name);
     this.assertVersion(version);
-    const result = await this.repository.setDefaultVersion(name, version);
+    const result = await this.retry.run(`setDefaultVersion('${name}', ${version})`, () => this.repository.setDefaultVersion(name, version));
     if (result.known_versions === 0) throw unknownWorkflow(name);
     if (!result.version_known) throw unknownVersion(name, version);
     if (!result.usable) throw new WorkflowVersionDeprecatedError(`Workflow "${name}" version ${version} is deprecated and cannot be the default`);
@@ -104,7 +114,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   async deprecateVersion(name: string, version: number): Promise<void> {
     this.assertName(name);
     this.assertVersion(version);
-    const result = await this.repository.deprecateVersion(name, version);
+    const result = await this.retry.run(`deprecateVersion('${name}', ${version})`, () => this.repository.deprecateVersion(name, version));
     if (result.known_versions === 0) throw unknownWorkflow(name);
     if (!result.version_known) throw unknownVersion(name, version);
     if (!result.deprecated) {
@@ -117,20 +127,21 @@ export class WorkflowClient implements OnApplicationBootstrap {
   /** Every registered version of `name`, oldest first, with its default/deprecated/served state and runs in flight. */
   async listVersions(name: string): Promise<WorkflowVersionInfo[]> {
     this.assertName(name);
-    const rows = await this.repository.listVersions(name);
+    const rows = await this.retry.run(`listVersions('${name}')`, () => this.repository.listVersions(name));
     if (rows.length === 0) throw unknownWorkflow(name);
     return rows.map(toVersionInfo);
   }
 
   /** Every known worker (pruned after `worker.retention`), newest first. */
   async listWorkers(): Promise<WorkerInfo[]> {
-    return (await this.repository.listWorkers()).map(toWorkerInfo);
+    return (await this.retry.run('listWorkers()', () => this.repository.listWorkers())).map(toWorkerInfo);
   }
 
   /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere. */
   async onApplicationBootstrap(): Promise<void> {
     const local = this.registry.all();
-    await this.repository.registerVersions({ names: local.map((w) => w.name), versions: local.map((w) => w.version) }, false);
+    const pairs = { names: local.map((w) => w.name), versions: local.map((w) => w.version) };
+    await this.retry.run('recording workflow versions at boot', () => this.repository.registerVersions(pairs, false));
   }
 
   getHandle<O = unknown>(runId: string): WorkflowHandle<O> {
@@ -139,6 +150,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
       repository: this.repository,
       waiter: this.waiter,
       serializer: this.serializer,
+      retry: this.retry,
       cancel: (id, reason) => this.cancel(id, reason),
     });
   }
@@ -146,7 +158,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   /** The run, its steps and their attempts, for inspection. */
   async getRun(runId: string): Promise<RunDetails> {
     this.assertRunId(runId);
-    const found = await this.repository.getRun(runId);
+    const found = await this.retry.run(`getRun(${runId})`, () => this.repository.getRun(runId));
     if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
     return toRunDetails(found.run, found.steps, found.attempts, this.serializer);
   }
@@ -156,7 +168,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     const parsed = listSchema.safeParse(filter);
     if (!parsed.success) throw new InvalidOptionsError(`Invalid listRuns filter: ${describeIssues(parsed.error, 'filter')}`);
     const limit = filter.limit ?? 50;
-    const rows = await this.repository.listRuns({
+    const rows = await this.retry.run('listRuns()', () => this.repository.listRuns({
       name: filter.name,
       version: filter.version,
       statuses: filter.status === undefined ? undefined : ([] as RunStatus[]).concat(filter.status),
@@ -164,7 +176,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
       createdBefore: filter.createdBefore,
       cursor: filter.cursor === undefined ? undefined : decodeCursor(filter.cursor),
       limit: limit + 1,
-    });
+    }));
     const items = rows.slice(0, limit).map(toRunSummary);
     const last = rows.length > limit ? rows[limit - 1] : undefined;
     return last ? { items, nextCursor: encodeCursor(last) } : { items };
@@ -173,11 +185,11 @@ export class WorkflowClient implements OnApplicationBootstrap {
   async countWorkflows(filter: { name?: string; version?: number; status?: RunStatus | RunStatus[] } = {}): Promise<number> {
     const parsed = listSchema.pick({ name: true, version: true, status: true }).strict().safeParse(filter);
     if (!parsed.success) throw new InvalidOptionsError(`Invalid countWorkflows filter: ${describeIssues(parsed.error, 'filter')}`);
-    return this.repository.countRuns({
+    return this.retry.run('countWorkflows()', () => this.repository.countRuns({
       name: filter.name,
       version: filter.version,
       statuses: filter.status === undefined ? undefined : ([] as RunStatus[]).concat(filter.status),
-    });
+    }));
   }
 
   /**
@@ -188,8 +200,11 @@ export class WorkflowClient implements OnApplicationBootstrap {
     this.assertRunId(runId);
     const error = new StepError(reason ?? 'cancelled', { kind: ErrorKind.Cancelled });
     error.retryable = false;
-    const cancelled = await this.repository.cancelRun(runId, serializeStepError(error));
-    if (!cancelled && !(await this.repository.getRunOutcome(runId))) throw new RunNotFoundError(`No workflow run has id ${runId}`);
+    // Safe to repeat: an attempt whose reply was lost cancelled the run, and the retry then finds it finished.
+    const known = await this.retry.run(`cancel(${runId})`, async () =>
+      (await this.repository.cancelRun(runId, serializeStepError(error))) || (await this.repository.getRunOutcome(runId)) !== undefined,
+    );
+    if (!known) throw new RunNotFoundError(`No workflow run has id ${runId}`);
   }
 
   private nameOf(workflow: WorkflowRef<unknown, unknown>): string {

@@ -7,6 +7,7 @@ import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 import { WorkflowFailedError } from '../errors/workflow-failed.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { RunStatus } from '../interfaces/run.interface';
+import { ConnectionRetry } from '../persistence/connection-retry';
 import { RunRepository } from '../persistence/run.repository';
 import { RunOutcomeRow } from '../persistence/run.rows';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
@@ -15,6 +16,8 @@ export interface HandleDeps {
   repository: RunRepository;
   waiter: RunOutcomeWaiter;
   serializer: PayloadSerializer;
+  /** Retries the handle's reads through a database outage (the client's reconnectTimeout). */
+  retry: ConnectionRetry;
   cancel(runId: string, reason?: string): Promise<void>;
 }
 
@@ -51,7 +54,7 @@ export class WorkflowHandle<O = unknown> {
   }
 
   async status(): Promise<RunStatus> {
-    const outcome = await this.deps.repository.getRunOutcome(this.runId);
+    const outcome = await this.deps.retry.run(`status() of run ${this.runId}`, () => this.deps.repository.getRunOutcome(this.runId));
     if (!outcome) throw new RunNotFoundError(`No workflow run has id ${this.runId}`);
     return outcome.status;
   }

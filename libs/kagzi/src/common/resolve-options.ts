@@ -30,6 +30,9 @@ export interface ResolvedKagziOptions {
   defaultRetry: RetryPolicy;
   classifyError?: ClassifyErrorHook;
   maxPayloadBytes: number;
+  retryAttempts: number;
+  retryDelayMs: number;
+  reconnectTimeoutMs: number;
 }
 
 const duration = z.union([z.number(), z.string()]);
@@ -70,6 +73,9 @@ const schema = z
     defaultRetry: z.custom<RetryPolicy>((v) => v instanceof RetryPolicy, 'must be a RetryPolicy (RetryPolicy.exponential(), .fixed() or .none())').optional(),
     classifyError: z.custom<ClassifyErrorHook>((v) => typeof v === 'function', 'must be a function').optional(),
     maxPayloadBytes: z.number().int().min(1).optional(),
+    retryAttempts: z.number().int().min(0).max(1_000).optional(),
+    retryDelay: duration.optional(),
+    reconnectTimeout: duration.optional(),
   })
   .strict();
 
@@ -114,6 +120,9 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     defaultRetry: options.defaultRetry ?? RetryPolicy.none(),
     classifyError: options.classifyError,
     maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
+    retryAttempts: options.retryAttempts ?? 9,
+    retryDelayMs: ms(options.retryDelay ?? '3s', 'retryDelay'),
+    reconnectTimeoutMs: ms(options.reconnectTimeout ?? '10s', 'reconnectTimeout'),
   };
 }
 

@@ -38,4 +38,10 @@ export interface KagziModuleOptions {
   classifyError?: (err: unknown) => ErrorKind | undefined;
   /** Default 1 MiB; inputs and outputs above it are rejected. */
   maxPayloadBytes?: number;
+  /** Boot: connection attempts after the first failed one, `retryDelay` apart. Default 9 (10 attempts). */
+  retryAttempts?: number;
+  /** Boot: wait between connection attempts. Default '3s'. */
+  retryDelay?: Duration;
+  /** Client calls retry connection failures this long, then throw DatabaseUnavailableError. Default '10s'; 0 = no retry. */
+  reconnectTimeout?: Duration;
 }

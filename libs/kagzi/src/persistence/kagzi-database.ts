@@ -3,6 +3,7 @@ import type { Pool, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { KAGZI_MIGRATIONS } from '../../../../migrations';
 import { ResolvedKagziOptions } from '../common/resolve-options';
+import { connectWithRetry } from './connection-retry';
 import { EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.launcher';
 
 /**
@@ -36,6 +37,23 @@ export class KagziDatabase {
       url = embedded.url;
       KagziDatabase.logger.log(`Embedded PostgreSQL ready on port ${embedded.port} (data in ${embedded.dataDir}, ${Date.now() - started} ms)`);
     }
+    let dataSource: DataSource;
+    try {
+      // A database that is still starting (or restarting) when the app boots is waited for, not fatal.
+      dataSource = await connectWithRetry(() => KagziDatabase.connect(url, options), {
+        retryAttempts: options.retryAttempts,
+        retryDelayMs: options.retryDelayMs,
+        logger: KagziDatabase.logger,
+      });
+    } catch (err: unknown) {
+      await embedded?.stop().catch(() => undefined);
+      throw err;
+    }
+    return new KagziDatabase(dataSource, options.schema, url, embedded);
+  }
+
+  /** One connection attempt: a fresh DataSource each time, so a failed attempt leaves no half-open pool behind. */
+  private static async connect(url: string, options: ResolvedKagziOptions): Promise<DataSource> {
     const dataSource = new DataSource({
       type: 'postgres',
       url,
@@ -52,12 +70,11 @@ export class KagziDatabase {
         await dataSource.query(`create schema if not exists "${options.schema}"`);
         await dataSource.runMigrations({ transaction: 'each' });
       }
+      return dataSource;
     } catch (err: unknown) {
       if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
-      await embedded?.stop().catch(() => undefined);
       throw err;
     }
-    return new KagziDatabase(dataSource, options.schema, url, embedded);
   }
 
   get pool(): Pool {

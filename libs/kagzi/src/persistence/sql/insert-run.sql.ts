@@ -3,6 +3,8 @@
  * statement. The version is `$3`, else the name's default version (see the default_version function
  * in the migrations); it must be registered and not deprecated, or nothing is inserted and the flags say why.
  * A repeated idempotency key inserts nothing either (id is null); the caller then reads the first run.
+ * So does a run id that exists: a client retrying after an outage that lost the first reply finds its run
+ * by id instead of failing on the primary key (no conflict target, so both unique constraints count).
  * Delayed runs notify too: an idle worker then re-reads the next due time and sets its timer to it.
  * $1 id, $2 name, $3 version or null, $4 input json, $5 idempotency key, $6 delay ms
  */
@@ -17,7 +19,7 @@ with versions as (
   insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at)
   select $1::uuid, $2::text, version, 'PENDING', $4::json, $5::text, now() + $6::double precision * interval '1 millisecond'
   from usable
-  on conflict (workflow_name, idempotency_key) do nothing
+  on conflict do nothing
   returning id, workflow_name
 )
 select (select count(*) from versions)::int as known_versions,
