@@ -230,6 +230,14 @@ class ParSteps {
     return out;
   }
 
+  /** A step whose timeout is far beyond what Node timers hold (2^31 - 1 ms). */
+  @Step({ name: 'Par.patient', timeout: '30d' })
+  async patient(id: string): Promise<string> {
+    enter('Par.patient', id);
+    await delay(50);
+    return leave('Par.patient', id, `patient-${id}`);
+  }
+
   @Step({ name: 'Par.gated' })
   async gated(id: string, i: number): Promise<string> {
     const subject = `${id}:${i}`;
@@ -286,6 +294,39 @@ class FanoutWorkflow implements WorkflowDefinition<{ id: string; ms: number[]; s
       values = await ctx.parallel(input.ms.map((ms, i) => () => this.s.work(input.id, `b${i}`, ms)));
     }
     return { values, elapsed: Date.now() - t0 };
+  }
+}
+
+type OverlapScenario = 'sleep-first' | 'backoff-first' | 'sleep-outlasts' | 'chain' | 'long-sleep-branch' | 'long-timeout';
+
+/**
+ * Steps overlapped with a durable wait without ctx.parallel (plain Promise.all): the run must not be
+ * parked (and resumed elsewhere) while one of its steps still executes.
+ */
+@Workflow({ name: 'Par.Overlap' })
+class OverlapWorkflow implements WorkflowDefinition<{ id: string; scenario: OverlapScenario }, unknown> {
+  constructor(private readonly s: ParSteps) {}
+
+  async run(input: { id: string; scenario: OverlapScenario }, ctx: WorkflowContext): Promise<unknown> {
+    executions.bump('Par.Overlap', input.id);
+    const { id } = input;
+    switch (input.scenario) {
+      case 'sleep-first':
+        return Promise.all([ctx.sleep('300ms'), this.s.work(id, 'charge', 800)]);
+      case 'backoff-first':
+        return Promise.all([this.s.flaky(id), this.s.work(id, 'charge', 800)]);
+      case 'sleep-outlasts':
+        return Promise.all([ctx.sleep('700ms'), this.s.work(id, 'charge', 100)]);
+      case 'chain':
+        return Promise.all([
+          ctx.sleep('600ms'),
+          (async () => [await this.s.work(id, 'first', 100), await this.s.work(id, 'second', 100)])(),
+        ]);
+      case 'long-sleep-branch':
+        return ctx.parallel([() => ctx.sleep('30d'), () => this.s.work(id, 'beside', 100)]);
+      case 'long-timeout':
+        return this.s.patient(id);
+    }
   }
 }
 
@@ -637,6 +678,7 @@ const ALL = [
   SleepBranchWorkflow,
   MisuseWorkflow,
   WideWorkflow,
+  OverlapWorkflow,
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -920,6 +962,63 @@ describe('ctx.parallel / ctx.race in one app', () => {
         ['$parallel#1[0]/Par.work#1', 'STEP', 'COMPLETED', '$parallel#1', '$parallel#1[0]'],
         ['$parallel#1[1]/Par.work#1', 'STEP', 'COMPLETED', '$parallel#1', '$parallel#1[1]'],
       ]);
+    });
+  });
+
+  describe('9b: steps overlapped with a wait by Promise.all', () => {
+    it('a sleep next to an executing step: the run is not parked until the step committed; the step ran once', async () => {
+      const id = 'overlap-sleep';
+      const handle = await kagzi.client.start(OverlapWorkflow, { id, scenario: 'sleep-first' });
+      expect(await handle.result({ timeout: '10s' })).toEqual([undefined, 'charge']);
+      expect(calls.get('Par.work', `${id}:charge`)).toBe(1);
+    });
+
+    it('a back-off next to an executing step: the sibling step ran once, the flaky one 3 times', async () => {
+      const id = 'overlap-backoff';
+      const handle = await kagzi.client.start(OverlapWorkflow, { id, scenario: 'backoff-first' });
+      expect(await handle.result({ timeout: '10s' })).toEqual([`flaky-ok-${id}-on-call-3`, 'charge']);
+      expect(calls.get('Par.work', `${id}:charge`)).toBe(1);
+      expect(calls.get('Par.flaky', id)).toBe(3);
+    });
+
+    it('a sleep that outlasts the step: the run parks once the step committed, and the step is replayed, not re-run', async () => {
+      const id = 'overlap-outlasts';
+      const handle = await kagzi.client.start(OverlapWorkflow, { id, scenario: 'sleep-outlasts' });
+      const statuses = sampleStatuses(handle);
+      expect(await handle.result({ timeout: '10s' })).toEqual([undefined, 'charge']);
+      await statuses.done;
+      expect(statuses.seen).toContain('SLEEPING');
+      expect(calls.get('Par.work', `${id}:charge`)).toBe(1);
+      expect(executions.get('Par.Overlap', id)).toBe(2);
+    });
+
+    it('a step started right after another one commits, beside a sleep: each ran once', async () => {
+      const id = 'overlap-chain';
+      const handle = await kagzi.client.start(OverlapWorkflow, { id, scenario: 'chain' });
+      expect(await handle.result({ timeout: '10s' })).toEqual([undefined, ['first', 'second']]);
+      expect(calls.get('Par.work', `${id}:first`)).toBe(1);
+      expect(calls.get('Par.work', `${id}:second`)).toBe(1);
+    });
+  });
+
+  describe('9c: durations past 24.8 days (2^31 - 1 ms)', () => {
+    it('a 30-day sleep in a branch parks the run for 30 days instead of waking at once', async () => {
+      const id = 'long-sleep';
+      const handle = await kagzi.client.start(OverlapWorkflow, { id, scenario: 'long-sleep-branch' });
+      await waitForStatus(handle, 'SLEEPING');
+      await delay(300);
+      const [row] = await runStatus(handle.runId);
+      expect(row.status).toBe('SLEEPING');
+      expect(row.due_at.getTime() - Date.now()).toBeGreaterThan(29 * 86_400_000);
+      expect(executions.get('Par.Overlap', id)).toBe(1);
+      await handle.cancel('test over');
+    });
+
+    it('@Step({ timeout: "30d" }) lets the step finish instead of timing out at once', async () => {
+      const id = 'long-timeout';
+      const handle = await kagzi.client.start(OverlapWorkflow, { id, scenario: 'long-timeout' });
+      expect(await handle.result({ timeout: '10s' })).toBe(`patient-${id}`);
+      expect(calls.get('Par.patient', id)).toBe(1);
     });
   });
 

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { setMaxListeners } from 'node:events';
 import { Duration, toMilliseconds } from '../common/duration';
+import { setLongTimeout } from '../common/long-timer';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
 import { KagziError } from '../errors/kagzi.error';
@@ -10,6 +11,7 @@ import { rehydrateStepError, serializeStepError, toStepError } from '../errors/s
 import { UsageError } from '../errors/usage.error';
 import { Lease, RunRepository, StepPlacement } from '../persistence/run.repository';
 import { StoredStepRow } from '../persistence/run.rows';
+import { describeDatabaseError, isConnectionFailure, isDataError } from '../persistence/database-errors';
 import { PayloadSerializer, hashArguments } from './payload.serializer';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 import { RetryPolicy } from './retry-policy';
@@ -40,6 +42,8 @@ export class RunExecution {
   readonly controller = unlimitedListeners(new AbortController());
   readonly stopped: Promise<ExecutionStop>;
   private stop?: ExecutionStop;
+  /** Set when the run is taken from this worker, even after another stop (a failure still being recorded). */
+  private abandoned?: string;
   private resolveStop!: (stop: ExecutionStop) => void;
   private readonly counters = new Map<string, number>();
   /** Strands of this run's code that can progress; parks the run when none can. */
@@ -59,6 +63,12 @@ export class RunExecution {
     return this.lease.runId;
   }
 
+  /** Loads what earlier executions of the run recorded (before the workflow code starts). */
+  async restore(): Promise<void> {
+    const steps = await this.write('loading its recorded steps', () => this.deps.repository.loadSteps(this.runId));
+    for (const step of steps) this.stored.set(step.step_key, step);
+  }
+
   get stopReason(): ExecutionStop | undefined {
     return this.stop;
   }
@@ -75,6 +85,7 @@ export class RunExecution {
     // The key is taken before the first await, so concurrent calls get keys in call order.
     const key = this.nextKey(scope.path, def.name);
     this.throwIfStopped(scope);
+    if (this.fibers.parking) return this.never();
     const argsHash = hashArguments(args);
     const recorded = this.stored.get(key);
     let attempt = 1;
@@ -107,7 +118,8 @@ export class RunExecution {
     if (ms <= 0) return;
     const wakeAt = new Date(Date.now() + ms);
     const sleep = { key, output: this.deps.serializer.encode(wakeAt, 'sleep wake-up time').text, ...placement(scope) };
-    if (this.fibers.isLast) {
+    await this.endOfTurn(scope);
+    if (this.fibers.canPark()) {
       const due = this.fibers.earliest(wakeAt);
       return this.parkNow(due, 'recording a sleep', () => this.deps.repository.parkRun(this.lease, due, sleep));
     }
@@ -154,7 +166,8 @@ export class RunExecution {
 
   /** Waits until `wakeAt` with nothing to record: parks the run if nothing else can progress. */
   private async waitUntil(scope: RunScope, wakeAt: Date, what: string): Promise<void> {
-    if (this.fibers.isLast) {
+    await this.endOfTurn(scope);
+    if (this.fibers.canPark()) {
       const due = this.fibers.earliest(wakeAt);
       return this.parkNow(due, what, () => this.deps.repository.parkRun(this.lease, due));
     }
@@ -170,60 +183,73 @@ export class RunExecution {
     body: () => unknown,
     attempt: number,
   ): Promise<{ done: true; value: T } | { done: false }> {
+    if (this.fibers.parking) return this.never();
+    // From here until its outcome is recorded, this attempt keeps the run from being parked.
+    const executing = this.fibers.stepStarted();
     const startedAt = new Date();
     const controller = new AbortController();
     // A branch's signal already follows the run's, so one listener suffices.
     const parent = scope.branchSignal ?? this.controller.signal;
     const abortAttempt = (): void => controller.abort(parent.reason);
     parent.addEventListener('abort', abortAttempt, { once: true });
-    let value: unknown;
     try {
-      value = await this.invoke(scope, def, body, controller, attempt);
-    } catch (err: unknown) {
+      let value: unknown;
+      try {
+        value = await this.invoke(scope, def, body, controller, attempt);
+      } catch (err: unknown) {
+        this.throwIfStopped(scope);
+        const error = toStepError(err, { stepName: def.name, attempt }, this.deps.classifyError);
+        const policy = def.retry ?? this.deps.defaultRetry;
+        if (!policy.shouldRetry(error)) {
+          return { done: true, value: await this.commit<T>(scope, key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error }) };
+        }
+        const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
+        this.deps.logger.warn(
+          `Run ${this.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
+        );
+        const failed = { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt };
+        await this.retryLater(scope, failed, executing);
+        return { done: false };
+      }
       this.throwIfStopped(scope);
-      const error = toStepError(err, { stepName: def.name, attempt }, this.deps.classifyError);
-      const policy = def.retry ?? this.deps.defaultRetry;
-      if (!policy.shouldRetry(error)) {
+      let text: string;
+      try {
+        text = this.deps.serializer.encode(value, `output of step "${def.name}"`).text;
+      } catch (err: unknown) {
+        const error = new PermanentError(err instanceof Error ? err.message : String(err), {
+          kind: ErrorKind.ValidationFailed,
+          code: err instanceof KagziError ? err.code : undefined,
+        });
+        error.stepName = def.name;
+        error.attempt = attempt;
         return { done: true, value: await this.commit<T>(scope, key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error }) };
       }
-      const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
-      this.deps.logger.warn(
-        `Run ${this.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
-      );
-      await this.retryLater(scope, { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt });
-      return { done: false };
+      return { done: true, value: await this.commit<T>(scope, key, def.name, argsHash, startedAt, attempt, { status: 'COMPLETED', text }) };
     } finally {
       parent.removeEventListener('abort', abortAttempt);
+      executing();
     }
-    this.throwIfStopped(scope);
-    let text: string;
-    try {
-      text = this.deps.serializer.encode(value, `output of step "${def.name}"`).text;
-    } catch (err: unknown) {
-      const error = new PermanentError(err instanceof Error ? err.message : String(err), {
-        kind: ErrorKind.ValidationFailed,
-        code: err instanceof KagziError ? err.code : undefined,
-      });
-      error.stepName = def.name;
-      error.attempt = attempt;
-      return { done: true, value: await this.commit<T>(scope, key, def.name, argsHash, startedAt, attempt, { status: 'FAILED', error }) };
-    }
-    return { done: true, value: await this.commit<T>(scope, key, def.name, argsHash, startedAt, attempt, { status: 'COMPLETED', text }) };
   }
 
-  /** Records the failed attempt, then waits for the next one: parked if nothing else can progress, else in process. */
+  /**
+   * Records the failed attempt, then waits for the next one: parked if nothing else can progress,
+   * else in process. `executing` ends the attempt's hold on the run once its failure is recorded.
+   */
   private async retryLater(
     scope: RunScope,
     step: { key: string; name: string; argsHash: string; error: SerializedStepError; attempt: number; startedAt: Date; nextAttemptAt: Date },
+    executing: () => void,
   ): Promise<void> {
     const what = `recording attempt ${step.attempt} of step "${step.name}"`;
     const placed = { ...step, ...placement(scope) };
-    if (this.fibers.isLast) {
+    await this.endOfTurn(scope);
+    if (this.fibers.canPark(1)) {
       const due = this.fibers.earliest(step.nextAttemptAt);
       return this.parkNow(due, what, () => this.deps.repository.scheduleRetry(this.lease, placed, due));
     }
     const recorded = await this.write(what, () => this.deps.repository.scheduleRetry(this.lease, placed));
     if (!recorded) this.loseLease(`its record of attempt ${step.attempt} of step "${step.name}" was refused`);
+    executing();
     await this.fibers.block(step.nextAttemptAt, scope.branchSignal);
   }
 
@@ -233,7 +259,7 @@ export class RunExecution {
     const timeoutMs = def.timeoutMs;
     if (timeoutMs === undefined) return running;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = setLongTimeout(() => {
         const error = new TransientError(`Step "${def.name}" attempt ${attempt} timed out after ${timeoutMs} ms`, {
           kind: ErrorKind.Timeout,
           code: 'KAGZI_STEP_TIMEOUT',
@@ -243,19 +269,20 @@ export class RunExecution {
       }, timeoutMs);
       running.then(
         (value) => {
-          clearTimeout(timer);
+          timer.clear();
           resolve(value);
         },
         (err: unknown) => {
-          clearTimeout(timer);
+          timer.clear();
           reject(err);
         },
       );
     });
   }
 
-  /** Stop from outside (cancel, drain timeout): abort the signal; later writes are fenced anyway. */
+  /** Stop from outside (cancel, drain timeout, lease not renewable): abort the signal; later writes are fenced anyway. */
   abort(reason: string): void {
+    this.abandoned ??= reason;
     if (!this.stop) this.finish({ kind: 'lost', reason });
   }
 
@@ -281,7 +308,7 @@ export class RunExecution {
     const parked = await this.write(what, write);
     if (!parked) this.loseLease(`the run was cancelled or claimed by another worker before ${what}`);
     this.finish({ kind: 'suspended', wakeAt: due });
-    return new Promise<never>(() => undefined);
+    return this.never();
   }
 
   /** Every strand is blocked (branches asleep or backing off): park until the earliest wake-up. */
@@ -324,17 +351,68 @@ export class RunExecution {
   }
 
   /**
-   * A database error while writing is not the workflow's failure: stop the run here without
-   * recording anything, and let its lease expire so a worker resumes it from the last commit.
+   * Runs one write for the run. A connection failure is retried in place, with back-off, for as long
+   * as this worker holds the run (its heartbeat stops the run once the lease can no longer be
+   * renewed; fencing makes a repeated write safe). A data error (the values were refused) fails the
+   * run: the same write would be refused forever. Anything else stops the run here, and it resumes
+   * wherever it is claimed once its lease expires.
    */
-  private async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err: unknown) {
-      this.deps.logger.error(`Run ${this.runId}: database error while ${what}; stopping it here, it resumes when its lease expires: ${String(err)}`);
-      this.finish({ kind: 'lost', reason: `database error while ${what}` });
-      throw new LeaseLostError(`Run ${this.runId} stopped: database error while ${what}`, { cause: err });
+  async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let retry = 0; ; retry++) {
+      try {
+        const result = await fn();
+        if (retry > 0) this.deps.logger.log(`Run ${this.runId}: database reachable again, ${what} succeeded after ${retry} retries`);
+        return result;
+      } catch (err: unknown) {
+        if (isDataError(err)) this.failUnstorable(what, err);
+        let gone = this.notHeld();
+        if (gone !== undefined || !isConnectionFailure(err)) {
+          this.deps.logger.error(`Run ${this.runId}: database error while ${what}; stopping it here, it resumes when its lease expires: ${describeDatabaseError(err)}`);
+          this.finish({ kind: 'lost', reason: `database error while ${what}` });
+          throw new LeaseLostError(`Run ${this.runId} stopped: database error while ${what}`, { cause: err });
+        }
+        if (retry === 0) {
+          this.deps.logger.warn(`Run ${this.runId}: database unreachable while ${what} (${describeDatabaseError(err)}); retrying while this worker holds the run`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** retry, 1_000)));
+        if ((gone = this.notHeld()) !== undefined) {
+          this.deps.logger.warn(`Run ${this.runId}: gave up ${what} (${gone}); it resumes where it is claimed next`);
+          this.finish({ kind: 'lost', reason: gone });
+          throw new LeaseLostError(`Run ${this.runId} stopped: database unreachable while ${what}`, { cause: err });
+        }
+      }
     }
+  }
+
+  /** Why this worker no longer holds the run (lost, handed back, parked), or undefined while it does. */
+  private notHeld(): string | undefined {
+    if (this.abandoned !== undefined) return this.abandoned;
+    const stop = this.stop;
+    if (stop?.kind === 'lost') return stop.reason;
+    return stop?.kind === 'suspended' ? 'the run was parked' : undefined;
+  }
+
+  /** The database refused the values of a write: fail the run with an error that says so, instead of trying forever. */
+  private failUnstorable(what: string, err: unknown): never {
+    const error = new PermanentError(`The database refused to store ${what}: ${describeDatabaseError(err)}`, {
+      kind: ErrorKind.ValidationFailed,
+      code: 'KAGZI_UNSTORABLE',
+    });
+    this.deps.logger.warn(`Run ${this.runId}: ${error.message}; failing the run`);
+    this.finish({ kind: 'fatal', error });
+    throw error;
+  }
+
+  /** Resolves after this turn of the event loop (see RunFibers.settle); a run being parked meanwhile starts nothing more. */
+  private async endOfTurn(scope: RunScope): Promise<void> {
+    await this.fibers.settle();
+    this.throwIfStopped(scope);
+    if (this.fibers.parking) await this.never();
+  }
+
+  /** This strand stops here for good: the run is being parked and resumes by replay wherever it is claimed next. */
+  private never(): Promise<never> {
+    return new Promise<never>(() => undefined);
   }
 
   /** Fails the run: the code no longer matches its recorded history at `key`. */

@@ -1,38 +1,58 @@
+import { setLongTimeout, LongTimer } from '../common/long-timer';
 import { ErrorKind } from '../errors/error-kind';
 import { StepError } from '../errors/step.error';
 
 interface Blocked {
   wakeAt: Date;
-  timer?: NodeJS.Timeout;
+  timer?: LongTimer;
 }
 
 /**
- * Which strands of a run's code can make progress: the top level, or the running branches of its
- * parallel groups. A strand that must wait (sleep, retry back-off) blocks here with its wake-up
- * time, while the others go on. The run is parked (lease released, worker slot freed) only when no
- * strand can progress, until the earliest wake-up; a blocked strand whose time comes first simply
- * continues in process.
+ * What of a run's code can make progress: its strands (the top level, the running branches of its
+ * parallel groups) and the step attempts executing now. A strand that must wait (sleep, retry
+ * back-off) blocks here with its wake-up time while the rest goes on. The run is parked (lease
+ * released, worker slot freed) only when no strand can progress and no step is executing, until the
+ * earliest wake-up; a blocked strand whose time comes first simply continues in process.
+ *
+ * Steps count on their own because workflow code may overlap them without `ctx.parallel`
+ * (`Promise.all([ctx.sleep('1m'), this.charge()])`): a run parked while `charge` executes would
+ * be resumed elsewhere and `charge` would run twice. Once parking starts, no step may start.
  */
 export class RunFibers {
   private live = 1;
+  private executing = 0;
   private readonly blocked = new Map<Blocked, { resolve(): void; reject(err: unknown): void }>();
   private parkingStarted = false;
+  private idleCheck?: NodeJS.Immediate;
 
   constructor(private readonly onIdle: (dueAt: Date) => void) {}
 
-  /** Whether the calling strand is the only one that can progress (so waiting means parking). */
-  get isLast(): boolean {
-    return this.live === 1;
+  /**
+   * Whether the calling strand, which must wait, may park the run itself: it is the only strand that
+   * can progress, and no step executes but the `own` attempts of its own (a failed attempt about to
+   * record its retry).
+   */
+  canPark(own = 0): boolean {
+    return !this.parkingStarted && this.live === 1 && this.executing === own;
   }
 
   get parking(): boolean {
     return this.parkingStarted;
   }
 
+  /**
+   * Resolves after the current turn of the event loop, so that calls made in the same turn (the other
+   * members of a `Promise.all`) have started their steps before a strand decides to park the run.
+   */
+  settle(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
   /** The run is being parked: blocked strands stay blocked; the run resumes by replay. */
   startParking(): void {
     this.parkingStarted = true;
-    for (const b of this.blocked.keys()) clearTimeout(b.timer);
+    if (this.idleCheck) clearImmediate(this.idleCheck);
+    for (const b of this.blocked.keys()) b.timer?.clear();
   }
 
   /** The earliest wake-up among `at` and every blocked strand. */
@@ -40,6 +60,18 @@ export class RunFibers {
     let min = at;
     for (const b of this.blocked.keys()) if (b.wakeAt < min) min = b.wakeAt;
     return min;
+  }
+
+  /** A step attempt starts executing; call the returned function (idempotent) once its outcome is recorded. */
+  stepStarted(): () => void {
+    this.executing++;
+    let running = true;
+    return () => {
+      if (!running) return;
+      running = false;
+      this.executing--;
+      this.scheduleIdleCheck();
+    };
   }
 
   /** A group starts: its caller waits on it while `branches` strands run. */
@@ -55,7 +87,7 @@ export class RunFibers {
   /** A branch settled. */
   ended(): void {
     this.live--;
-    this.checkIdle();
+    this.scheduleIdleCheck();
   }
 
   /** Waits in process until `wakeAt`; rejects if `signal` (the branch) aborts first. */
@@ -64,7 +96,7 @@ export class RunFibers {
       const entry: Blocked = { wakeAt };
       const release = (): boolean => {
         if (this.parkingStarted || !this.blocked.has(entry)) return false;
-        clearTimeout(entry.timer);
+        entry.timer?.clear();
         this.blocked.delete(entry);
         signal?.removeEventListener('abort', onAbort);
         this.live++;
@@ -73,22 +105,30 @@ export class RunFibers {
       const onAbort = (): void => {
         if (release()) reject(new StepError('The branch was aborted while it waited', { kind: ErrorKind.Cancelled, cause: signal?.reason }));
       };
-      entry.timer = setTimeout(() => release() && resolve(), Math.max(0, wakeAt.getTime() - Date.now()));
+      entry.timer = setLongTimeout(() => release() && resolve(), wakeAt.getTime() - Date.now());
       this.blocked.set(entry, { resolve, reject });
       signal?.addEventListener('abort', onAbort, { once: true });
       this.live--;
-      this.checkIdle();
+      this.scheduleIdleCheck();
     });
   }
 
   /** The run stopped here (finished elsewhere, lost, suspended): nothing may wake up any more. */
   dispose(): void {
-    this.parkingStarted = true;
-    for (const b of this.blocked.keys()) clearTimeout(b.timer);
+    this.startParking();
+  }
+
+  /** After the current turn, like {@link settle}: a step that a sibling starts in this turn keeps the run. */
+  private scheduleIdleCheck(): void {
+    if (this.idleCheck || this.parkingStarted) return;
+    this.idleCheck = setImmediate(() => {
+      this.idleCheck = undefined;
+      this.checkIdle();
+    });
   }
 
   private checkIdle(): void {
-    if (this.live > 0 || this.parkingStarted || this.blocked.size === 0) return;
+    if (this.live > 0 || this.executing > 0 || this.parkingStarted || this.blocked.size === 0) return;
     const due = this.earliest(new Date(8.64e15));
     this.startParking();
     this.onIdle(due);

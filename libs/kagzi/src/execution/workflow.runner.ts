@@ -6,7 +6,7 @@ import { PermanentError, StepError } from '../errors/step.error';
 import { serializeStepError, toStepError } from '../errors/step-error.serializer';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { RunRepository } from '../persistence/run.repository';
-import { ClaimedRunRow, StoredStepRow } from '../persistence/run.rows';
+import { ClaimedRunRow } from '../persistence/run.rows';
 import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { ExecutionStop, RunExecution } from './run-execution';
@@ -27,19 +27,25 @@ export class WorkflowRunner {
     private readonly classifyError?: ClassifyErrorHook,
   ) {}
 
-  /** Prepares the execution (loading recorded steps) and returns it with a promise of its end. */
-  async start(claim: ClaimedRunRow, owner: string): Promise<{ execution: RunExecution; done: Promise<ExecutionStop | 'finished'> }> {
+  /** Prepares the execution and returns it with a promise of its end (which never rejects). */
+  start(claim: ClaimedRunRow, owner: string): { execution: RunExecution; done: Promise<ExecutionStop | 'finished'> } {
     const lease = { runId: claim.id, owner, epoch: claim.lease_epoch };
-    // Epoch 1 is the first claim ever, so there is nothing recorded to load.
-    const steps: StoredStepRow[] = claim.lease_epoch > 1 ? await this.repository.loadSteps(claim.id) : [];
-    const execution = new RunExecution(lease, claim.workflow_name, claim.workflow_version, new Map(steps.map((s) => [s.step_key, s])), {
+    const execution = new RunExecution(lease, claim.workflow_name, claim.workflow_version, new Map(), {
       repository: this.repository,
       serializer: this.serializer,
       classifyError: this.classifyError,
       defaultRetry: this.defaultRetry,
       logger: this.logger,
     });
-    return { execution, done: this.drive(claim, execution) };
+    const done = this.drive(claim, execution).catch((err: unknown) => {
+      // A write that gave up has already logged why and stopped the execution.
+      const stop = execution.stopReason;
+      if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
+      this.logger.error(`Run ${claim.id}: execution failed unexpectedly; it resumes when its lease expires: ${String(err)}`);
+      execution.abort('unexpected error in the engine');
+      return { kind: 'lost', reason: 'unexpected error in the engine' } as const;
+    });
+    return { execution, done };
   }
 
   private async drive(claim: ClaimedRunRow, execution: RunExecution): Promise<ExecutionStop | 'finished'> {
@@ -47,6 +53,8 @@ export class WorkflowRunner {
     if (!entry) {
       return this.fail(execution, new PermanentError(`Workflow ${claim.workflow_name} v${claim.workflow_version} is not registered in this worker`, { kind: ErrorKind.NotFound }));
     }
+    // Epoch 1 is the first claim ever, so there is nothing recorded to load.
+    if (claim.lease_epoch > 1) await execution.restore();
     let input: unknown;
     try {
       input = this.serializer.decode(claim.input);
@@ -60,7 +68,7 @@ export class WorkflowRunner {
     const first = await Promise.race([running, execution.stopped]);
     // A stop (sleep, lost lease, non-determinism) wins even if user code caught the error and returned.
     const stop = execution.stopReason;
-    if (stop) return this.onStop(execution, stop);
+    if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
     const settled = first as Settled;
     if (settled.kind === 'threw') {
       return this.fail(execution, toStepError(settled.error, { stepName: `${claim.workflow_name}.run`, attempt: 1 }, this.classifyError));
@@ -76,19 +84,26 @@ export class WorkflowRunner {
       error.stepName = `${claim.workflow_name}.run`;
       return this.fail(execution, error);
     }
-    const written = await this.repository.finishRun(execution.lease, 'COMPLETED', text, null);
+    const written = await execution.write('recording its completion', () => this.repository.finishRun(execution.lease, 'COMPLETED', text, null));
     if (!written) return this.lost(execution, 'its completion was refused');
     this.logger.debug?.(`Run ${execution.runId} (${claim.workflow_name} v${claim.workflow_version}) completed`);
     return 'finished';
   }
 
-  private async onStop(execution: RunExecution, stop: ExecutionStop): Promise<ExecutionStop | 'finished'> {
-    if (stop.kind === 'fatal') return this.fail(execution, stop.error);
-    return stop;
-  }
-
+  /** Records the run's failure; an error the database refuses is replaced by one that says so. */
   private async fail(execution: RunExecution, error: StepError): Promise<ExecutionStop | 'finished'> {
-    const written = await this.repository.finishRun(execution.lease, 'FAILED', null, serializeStepError(error));
+    let stored = serializeStepError(error);
+    const write = (): Promise<boolean> => this.repository.finishRun(execution.lease, 'FAILED', null, stored);
+    let written: boolean;
+    try {
+      written = await execution.write('recording its failure', write);
+    } catch (err: unknown) {
+      if (!(err instanceof StepError && err.code === 'KAGZI_UNSTORABLE')) throw err;
+      stored = serializeStepError(
+        new PermanentError(`The run failed with [${error.kind}], but its error could not be stored: ${err.message}`, { kind: error.kind, code: 'KAGZI_UNSTORABLE' }),
+      );
+      written = await execution.write('recording its failure', write);
+    }
     if (!written) return this.lost(execution, 'its failure could not be recorded');
     this.logger.warn(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) failed: [${error.kind}] ${error.message}`);
     return 'finished';

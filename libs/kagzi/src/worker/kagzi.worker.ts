@@ -104,7 +104,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       this.notifications.onWakeup(() => this.delay.wake()),
       // A run this worker holds was cancelled: stop it here too. (Its own completion notifies as well.)
       this.notifications.onAnyFinished((runId, outcome) => {
-        if (outcome === undefined || outcome.status === 'CANCELLED') this.abortHeld(this.held.get(runId), 'the run was cancelled');
+        if (outcome.status === 'CANCELLED') this.abortHeld(this.held.get(runId), 'the run was cancelled');
       }),
     );
     this.currentState = 'RUNNING';
@@ -239,19 +239,14 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.inFlight++;
     const run: HeldRun = { lease: { runId: row.id, owner: this.options ? this.options.name : '', epoch: row.lease_epoch } };
     this.held.set(row.id, run);
-    const finished = (async () => {
-      try {
-        const { execution, done } = await this.runner.start(row, run.lease.owner);
-        run.execution = execution;
-        if (run.abortReason) execution.abort(run.abortReason);
-        const end = await done;
+    const { execution, done } = this.runner.start(row, run.lease.owner);
+    run.execution = execution;
+    const finished = done
+      .then((end) => {
         if (end !== 'finished' && end.kind === 'suspended') this.wakeAt(end.wakeAt);
-      } finally {
-        if (this.held.get(row.id) === run) this.held.delete(row.id);
-      }
-    })()
-      .catch((err: unknown) => this.logger.error(`Run ${row.id}: execution failed unexpectedly: ${String(err)}`))
+      })
       .finally(() => {
+        if (this.held.get(row.id) === run) this.held.delete(row.id);
         // A full worker may have left due runs unclaimed: a freed slot is a reason to claim again.
         const wasFull = this.options !== false && this.inFlight >= this.options.concurrency;
         this.inFlight--;
@@ -268,6 +263,8 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       this.delay.wake();
       return;
     }
+    // Beyond a poll interval the loop looks for due runs anyway (nextDue): no timer needed.
+    if (this.options && when.getTime() - Date.now() > this.options.pollIntervalMs) return;
     const timer = setTimeout(() => {
       this.wakeTimers.delete(timer);
       this.delay.wake();
