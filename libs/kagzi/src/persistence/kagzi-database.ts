@@ -36,6 +36,7 @@ export class KagziDatabase {
       });
       url = embedded.url;
       KagziDatabase.logger.log(`Embedded PostgreSQL ready on port ${embedded.port} (data in ${embedded.dataDir}, ${Date.now() - started} ms)`);
+      KagziDatabase.logger.warn('Embedded PostgreSQL is for development only: in production set DATABASE_URL (or database.url)');
     }
     let dataSource: DataSource;
     try {
