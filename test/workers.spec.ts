@@ -708,4 +708,50 @@ describe('workers: registry, heartbeats, drain, crash detection, health', () => 
     await waitForStatus(handle, 'COMPLETED');
     expect(await healthOf(kagzi)).toMatchObject({ status: 'up', dueBacklog: 0 });
   });
+  it('lease = 2.5 x heartbeat is the boundary: accepted, and a step longer than the lease is not aborted; just below it, boot fails', async () => {
+    const refused = await rejectionOf(bootKagzi({ url: db.url, providers: PROVIDERS, worker: { leaseDuration: '4s', heartbeatInterval: '2s' } }));
+    expect(refused).toBeInstanceOf(InvalidOptionsError);
+    expect(String((refused as Error).message)).toMatch(/leaseDuration \(4000 ms\) must be at least 2\.5 x worker\.heartbeatInterval \(2000 ms\)/);
+
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const kagzi = await bootKagzi({ url: db.url, providers: PROVIDERS, worker: { name: 'boundary', leaseDuration: '5s', heartbeatInterval: '2s' } });
+    const parcel = hold('long-p1');
+    const handle = await kagzi.client.start(ParcelWorkflow, { parcelId: 'long-p1' });
+    await parcel.entered;
+    await delay(6_000); // three heartbeats, and longer than the lease
+    expect(signals.get('long-p1')![0].aborted).toBe(false);
+    parcel.release();
+    expect(await handle.result({ timeout: '5s' })).toBe('delivered:long-p1');
+    expect(executions.get('Courier.deliver', 'long-p1')).toBe(1);
+    expect(warn.mock.calls.filter(([m]) => /could not be renewed/.test(String(m)))).toEqual([]);
+  });
+
+  it('a database blip while a step commits: the worker retries the commit in place and the run goes on at once, the body ran once', async () => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const kagzi = await bootKagzi({ url: db.url, providers: PROVIDERS, worker: { name: 'blip', leaseDuration: '5s', heartbeatInterval: '2s' } });
+    const parcel = hold('blip-p1');
+    const handle = await kagzi.client.start(ParcelWorkflow, { parcelId: 'blip-p1' });
+    await parcel.entered;
+    await withAdmin(async (admin) => {
+      await admin.query(`alter database ${admin.escapeIdentifier(db.name)} allow_connections false`);
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [db.name]);
+    });
+    let restoredAt = 0;
+    try {
+      parcel.release(); // the body returns while the database is unreachable: its commit fails
+      await delay(1_500);
+    } finally {
+      await withAdmin((admin) => admin.query(`alter database ${admin.escapeIdentifier(db.name)} allow_connections true`));
+      restoredAt = Date.now();
+    }
+    expect(await handle.result({ timeout: '4s' })).toBe('delivered:blip-p1');
+    const recoveredIn = Date.now() - restoredAt;
+    console.log(`database blip of 1.5 s during a step commit: run completed ${recoveredIn} ms after the database returned`);
+    expect(recoveredIn).toBeLessThan(2_000); // not after the 5 s lease expired
+    expect(executions.get('Courier.deliver', 'blip-p1')).toBe(1);
+    const [run] = await sql<{ lease_epoch: number }>(db.url, 'select lease_epoch from kagzi.workflow_runs where id = $1', [handle.runId]);
+    expect(run.lease_epoch).toBe(1); // never claimed again
+    expect(error.mock.calls.filter(([m]) => /execution failed unexpectedly|database error while/.test(String(m)))).toEqual([]);
+  });
 });
