@@ -916,3 +916,74 @@ describe('worker concurrency', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Writes the database refuses for their data (SQLSTATE class 22/23)
+// ---------------------------------------------------------------------------------------------------
+
+@Injectable()
+class ArchiveService {
+  @Step({ name: 'Archive.store' })
+  async store(docId: string): Promise<string> {
+    calls.bump('Archive.store', docId);
+    return `stored:${docId}`;
+  }
+}
+
+@Workflow({ name: 'Archive' })
+class ArchiveWorkflow implements WorkflowDefinition<{ docId: string; poison?: boolean }, string> {
+  constructor(private readonly archive: ArchiveService) {}
+
+  async run(input: { docId: string; poison?: boolean }): Promise<string> {
+    calls.bump('Archive.run', input.docId);
+    if (input.poison) throw new PermanentError(`poison pill for ${input.docId}`);
+    return this.archive.store(input.docId);
+  }
+}
+
+describe('a write the database refuses for its data', () => {
+  let kagzi: KagziTestApp;
+
+  beforeAll(async () => {
+    kagzi = await bootKagzi({ url: db.url, providers: [ArchiveService, ArchiveWorkflow] });
+    // The refusals a data error (SQLSTATE class 22) causes: a step record, and a run's failure record.
+    await sql(
+      db.url,
+      `create function public.refuse_data() returns trigger language plpgsql as $$
+       begin raise exception 'refused by the test' using errcode = '22P05'; end $$;
+       create trigger refuse_step before insert on kagzi.step_runs for each row
+         when (new.step_name = 'Archive.store')
+         execute function public.refuse_data();
+       create trigger refuse_failure before update on kagzi.workflow_runs for each row
+         when (new.status = 'FAILED' and new.error::text like '%poison pill%') execute function public.refuse_data();`,
+    );
+  });
+
+  afterAll(async () => {
+    await kagzi?.close();
+    await sql(db.url, 'drop trigger refuse_step on kagzi.step_runs; drop trigger refuse_failure on kagzi.workflow_runs');
+  });
+
+  it('fails the run once with KAGZI_UNSTORABLE instead of re-running the step after every lease expiry', async () => {
+    const handle = await kagzi.client.start(ArchiveWorkflow, { docId: 'refuse-step-1' });
+    const err = await rejectionOf(handle.result({ timeout: '10s' }));
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const failure = (err as WorkflowFailedError).error;
+    expect(failure).toMatchObject({ kind: ErrorKind.ValidationFailed, code: 'KAGZI_UNSTORABLE' });
+    expect(failure.message).toMatch(/refused by the test \(SQLSTATE 22P05\)/);
+    await delay(2_500); // a lease (2 s) later: no worker picked the run up again
+    expect(calls.get('Archive.store', 'refuse-step-1')).toBe(1);
+    const [run] = await sql<{ status: string; lease_epoch: number }>(db.url, 'select status, lease_epoch from kagzi.workflow_runs where id = $1', [handle.runId]);
+    expect(run).toEqual({ status: 'FAILED', lease_epoch: 1 });
+  });
+
+  it('a failure whose error the database refuses is recorded with an error that says so', async () => {
+    const handle = await kagzi.client.start(ArchiveWorkflow, { docId: 'poison-1', poison: true });
+    const err = await rejectionOf(handle.result({ timeout: '10s' }));
+    const failure = (err as WorkflowFailedError).error;
+    expect(failure.code).toBe('KAGZI_UNSTORABLE');
+    expect(failure.kind).toBe(ErrorKind.BusinessLogicError);
+    expect(failure.message).toMatch(/^The run failed with \[BUSINESS_LOGIC_ERROR\], but its error could not be stored: .*SQLSTATE 22P05/);
+    expect(calls.get('Archive.run', 'poison-1')).toBe(1);
+  });
+});
