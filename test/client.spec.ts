@@ -2,9 +2,10 @@
  * The WorkflowClient API and what it does with bad input (SPEC §1 Client, §2 guarantee 5): typed errors
  * that name the problem, raised at the call that caused it, with nothing inserted and other runs unharmed.
  */
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Logger, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
+  Duration,
   InvalidOptionsError,
   KagziModule,
   WorkflowClient,
@@ -566,6 +567,20 @@ describe('KagziModule.forRoot options', () => {
   it.each<[string, Parameters<typeof bootKagzi>[0] extends infer O ? Partial<O> : never, RegExp]>([
     ['worker.concurrency: 0', { worker: { concurrency: 0 } }, /worker\.concurrency/],
     ["schema: 'Bad-Name'", { schema: 'Bad-Name' }, /schema/],
+    ['worker.concurrency: 1.5', { worker: { concurrency: 1.5 } }, /options\.worker\.concurrency: must be an integer/],
+    ["schema: 'pg_kagzi' (PostgreSQL reserves pg_)", { schema: 'pg_kagzi' }, /options\.schema: must not start with 'pg_'/],
+    ['leaseDuration: 0, heartbeatInterval: 0', { worker: { leaseDuration: 0, heartbeatInterval: 0 } }, /worker\.leaseDuration: must be at least 1s.*worker\.heartbeatInterval: must be at least 100 ms/],
+    ["heartbeatInterval: '0ms'", { worker: { heartbeatInterval: '0ms' } }, /worker\.heartbeatInterval: must be at least 100 ms/],
+    ['pollInterval: 5 (below 10 ms)', { worker: { pollInterval: 5 } }, /worker\.pollInterval: must be at least 10 ms/],
+    ["leaseDuration: '30 days'", { worker: { leaseDuration: '30 days' } }, /worker\.leaseDuration: must be at most 1h/],
+    ["heartbeatInterval: '2h'", { worker: { heartbeatInterval: '2h' } }, /worker\.heartbeatInterval: must be at most 1h/],
+    ["pollInterval: '1 day'", { worker: { pollInterval: '1 day' } }, /worker\.pollInterval: must be at most 1h/],
+    ["shutdownTimeout: '2d'", { worker: { shutdownTimeout: '2d' } }, /worker\.shutdownTimeout: must be at most 1d/],
+    ['shutdownTimeout: -1', { worker: { shutdownTimeout: -1 } }, /worker\.shutdownTimeout: must be a finite, non-negative duration/],
+    ['leaseDuration: NaN', { worker: { leaseDuration: NaN } }, /worker\.leaseDuration: must be a finite, non-negative duration/],
+    ['pollInterval: Infinity', { worker: { pollInterval: Infinity } }, /worker\.pollInterval: must be a finite, non-negative duration/],
+    ["pollInterval: ''", { worker: { pollInterval: '' as '1s' } }, /worker\.pollInterval: must be a number of milliseconds or a string like/],
+    ["leaseDuration: 'soon'", { worker: { leaseDuration: 'soon' as '1s' } }, /worker\.leaseDuration: must be a number of milliseconds or a string like/],
   ])('fails at boot with InvalidOptionsError naming the option (%s)', async (_label, options, names) => {
     const err = await rejectionOf(bootKagzi({ url: db.url, ...options }));
     expect(err).toBeInstanceOf(InvalidOptionsError);
@@ -712,6 +727,166 @@ describe('listRuns and countWorkflows', () => {
       const err = await rejectionOf(lister.client.listRuns({ cursor }));
       expect(err).toBeInstanceOf(InvalidOptionsError);
       expect((err as Error).message).toMatch(/cursor/);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// 12: durations: the forms people write, bounds, and timers past 24.8 days
+// ---------------------------------------------------------------------------------------------------
+
+describe('durations', () => {
+  it("waits out result({ timeout: '30d' }) instead of timing out after 1 ms (Node timers overflow past 2^31 - 1 ms)", async () => {
+    const handle = await kagzi.client.start(SlowWorkflow, { ms: 300 });
+    expect(await handle.result({ timeout: '30d' })).toBe(300);
+    const again = await kagzi.client.start(SlowWorkflow, { ms: 200 });
+    expect(await again.result({ timeout: 3_000_000_000 })).toBe(200);
+  });
+
+  it.each<Duration>(['30 days', '1 minute', '2 hrs', '1.5h', '10 s', '1H' as Duration])("accepts the duration form '%s'", async (timeout) => {
+    const handle = await kagzi.client.start(GreetingWorkflow, { name: `form ${timeout}` });
+    expect(await handle.result({ timeout })).toBe(`Hello, form ${timeout}!`);
+  });
+
+  it('accepts the written-out forms in worker options and start delays', async () => {
+    const spelled = await bootKagzi({
+      url: db.url,
+      schema: 'kagzi_spelled_durations',
+      providers: [GreeterService, GreetingWorkflow],
+      worker: { pollInterval: '200 ms', leaseDuration: '2 secs', heartbeatInterval: '0.5 seconds', shutdownTimeout: '300 msecs', retention: '2 weeks' },
+    });
+    const t0 = Date.now();
+    const handle = await spelled.client.start(GreetingWorkflow, { name: 'Spelled' }, { delay: '0.5 seconds' });
+    expect(await handle.result({ timeout: '1 minute' })).toBe('Hello, Spelled!');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    await spelled.close();
+  });
+
+  it.each<[string, unknown]>([
+    ['negative', -1],
+    ['negative string', '-5s'],
+    ['NaN', NaN],
+    ['Infinity', Infinity],
+    ['empty', ''],
+    ['garbage', 'soon'],
+    ['an unknown unit', '5 fortnights'],
+    ['beyond 100 years', '101 years'],
+  ])('refuses a %s result() timeout with InvalidOptionsError naming it', async (_label, timeout) => {
+    const handle = await kagzi.client.start(GreetingWorkflow, { name: 'bad timeout' });
+    const err = await rejectionOf(handle.result({ timeout: timeout as Duration }));
+    expect(err).toBeInstanceOf(InvalidOptionsError);
+    expect((err as Error).message).toMatch(/result\(\) timeout/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// 13: start options refused with a typed error before any SQL runs
+// ---------------------------------------------------------------------------------------------------
+
+describe('start options that PostgreSQL could not take', () => {
+  const signups = (): Promise<number> => kagzi.client.countWorkflows({ name: 'Signup' });
+
+  it.each<[string, StartOptions, RegExp]>([
+    ['an idempotencyKey containing NUL', { idempotencyKey: 'order\u000042' }, /options\.idempotencyKey: must not contain NUL/],
+    ['delay: 1e20', { delay: 1e20 }, /options\.delay: must be at most 100 years/],
+    ["delay: '200 years'", { delay: '200 years' }, /options\.delay: must be at most 100 years/],
+    ['delay: -1', { delay: -1 }, /options\.delay: must be a finite, non-negative duration/],
+    ['delay: NaN', { delay: NaN }, /options\.delay: must be a finite, non-negative duration/],
+    ["delay: ''", { delay: '' as Duration }, /options\.delay: must be a number of milliseconds or a string like/],
+  ])('refuses %s with InvalidOptionsError naming the option, inserting nothing', async (_label, options, names) => {
+    const before = await signups();
+    const err = await rejectionOf(kagzi.client.start(SignupWorkflow, { email: 'refused@example.com' }, options));
+    expect(err).toBeInstanceOf(InvalidOptionsError);
+    expect((err as Error).message).toMatch(names);
+    expect(await signups()).toBe(before);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// 14: cancel reasons of any length and content
+// ---------------------------------------------------------------------------------------------------
+
+describe('cancel reasons', () => {
+  it('cancels with a 5,000-character reason: CANCELLED, and a waiting result() rejects with the whole reason', async () => {
+    const handle = await kagzi.client.start(SignupWorkflow, { email: 'long-reason@example.com' }, { delay: '1h' });
+    const waiting = rejectionOf(handle.result({ timeout: '10s' })); // waits on the notification, which cannot hold this reason
+    const reason = `refund requested: ${'r'.repeat(5_000)}`;
+    await kagzi.client.cancel(handle.runId, reason);
+
+    expect(await handle.status()).toBe('CANCELLED');
+    const err = await waiting;
+    expect(err).toBeInstanceOf(WorkflowCancelledError);
+    expect((err as WorkflowCancelledError).reason).toBe(reason);
+  });
+
+  it('cancels a RUNNING run with a 10,000-character reason: the worker still learns of the cancel and aborts ctx.signal', async () => {
+    const jobId = 'job-long-reason';
+    dumpStarted.set(jobId, deferred());
+    dumpGate.set(jobId, deferred());
+    const handle = await kagzi.client.start(ExportWorkflow, { jobId });
+    await dumpStarted.get(jobId)?.promise;
+    const signal = exportSignals.get(jobId)!;
+
+    await handle.cancel('x'.repeat(10_000));
+    await waitFor('the worker to abort ctx.signal', () => signal.aborted, 5_000);
+    dumpGate.get(jobId)?.resolve();
+    expect(await handle.status()).toBe('CANCELLED');
+    expect(calls.get('Exporter.upload', jobId)).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// 15: the longest schema name PostgreSQL allows
+// ---------------------------------------------------------------------------------------------------
+
+describe('a 63-character schema name', () => {
+  const LONG_SCHEMA = `kagzi_${'long_schema_'.repeat(6)}`.slice(0, 63);
+
+  it('boots, starts runs woken by NOTIFY, returns their results and cancels one (statement and channel names fit PostgreSQL)', async () => {
+    expect(LONG_SCHEMA).toHaveLength(63);
+    // A 5 s poll: the claims and results below must come from the wakeup and finished notifications.
+    const long = await bootKagzi({ url: db.url, schema: LONG_SCHEMA, providers: [GreeterService, GreetingWorkflow, SignupWorkflow], worker: { pollInterval: '5s' } });
+    const t0 = Date.now();
+    const handles = await Promise.all(['Ada', 'Grace', 'Edsger'].map((name) => long.client.start(GreetingWorkflow, { name: `${name} (long schema)` })));
+    expect(await Promise.all(handles.map((h) => h.result({ timeout: '10s' })))).toEqual([
+      'Hello, Ada (long schema)!',
+      'Hello, Grace (long schema)!',
+      'Hello, Edsger (long schema)!',
+    ]);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    expect((await long.client.getRun(handles[0].runId)).steps.map((s) => s.key)).toEqual(['Greeter.compose#1']);
+
+    const delayed = await long.client.start(SignupWorkflow, { email: 'long-schema@example.com' }, { delay: '1h' });
+    const waiting = rejectionOf(delayed.result({ timeout: '10s' }));
+    await long.client.cancel(delayed.runId, 'schema test');
+    expect(await waiting).toBeInstanceOf(WorkflowCancelledError);
+    expect(Date.now() - t0).toBeLessThan(4_500);
+
+    const [row] = await sql<{ runs: number }>(db.url, `select count(*)::int as runs from "${LONG_SCHEMA}".workflow_runs`);
+    expect(row.runs).toBe(4);
+    await long.close();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// 16: outputs too large to ride on the finished notification
+// ---------------------------------------------------------------------------------------------------
+
+describe('outputs over 7,000 bytes', () => {
+  it('complete without the worker taking their finished notification for a cancel, and result() still returns them', async () => {
+    const large = await bootKagzi({ url: db.url, schema: 'kagzi_large_outputs', providers: [ReportsService, ReportWorkflow] });
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const handles = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => large.client.start(ReportWorkflow, { reportId: `large-${i}`, bytes: 4_000, twice: true })),
+      );
+      for (const handle of handles) expect(await handle.result({ timeout: '10s' })).toBe('x'.repeat(8_000));
+      await delay(200); // notifications that arrive after the results
+      const cancelWarnings = warn.mock.calls.map((args) => String(args[0])).filter((m) => m.includes('cancelled'));
+      expect(cancelWarnings).toEqual([]);
+    } finally {
+      warn.mockRestore();
+      await large.close();
     }
   });
 });

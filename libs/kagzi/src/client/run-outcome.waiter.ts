@@ -28,9 +28,10 @@ export class RunOutcomeWaiter {
     notifications: NotificationListener,
     private readonly pollIntervalMs: number,
   ) {
-    this.unsubscribe = notifications.onAnyFinished((runId, outcome) => {
+    this.unsubscribe = notifications.onAnyFinished((runId, notice) => {
       if (!this.waiters.has(runId)) return;
-      if (outcome) this.deliver(runId, outcome);
+      // Without the outcome (too large for a notification) one query reads it now, not at the next poll.
+      if (notice.outcome) this.deliver(runId, notice.outcome);
       else void this.poll([runId]);
     });
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { toMilliseconds } from '../common/duration';
+import { durationOption, toMilliseconds } from '../common/duration';
 import { ResolvedKagziOptions, describeIssues } from '../common/resolve-options';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
@@ -28,8 +28,14 @@ import { WorkflowHandle } from './workflow.handle';
 const startOptionsSchema = z
   .object({
     version: z.number().int().min(1).optional(),
-    idempotencyKey: z.string().min(1).max(512).optional(),
-    delay: z.union([z.number(), z.string()]).optional(),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(512)
+      .refine((key) => !key.includes(String.fromCharCode(0)), 'must not contain NUL characters (PostgreSQL text cannot store them)')
+      .optional(),
+    // At most 100 years: beyond that PostgreSQL cannot compute the due time.
+    delay: durationOption().optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import { Duration, toMilliseconds } from '../common/duration';
+import { LongTimer, setLongTimeout } from '../common/long-timer';
 import { ErrorKind } from '../errors/error-kind';
 import { ResultTimeoutError } from '../errors/result-timeout.error';
 import { RunNotFoundError } from '../errors/run-not-found.error';
@@ -35,12 +36,13 @@ export class WorkflowHandle<O = unknown> {
   async result(options: { timeout?: Duration } = {}): Promise<O> {
     const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'result() timeout');
     const waiting = this.deps.waiter.wait(this.runId);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimer | undefined;
     const timedOut =
       timeoutMs === undefined
         ? undefined
         : new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
+            // A long timer: a plain setTimeout fires after 1 ms for timeouts past ~24.8 days ('30d').
+            timer = setLongTimeout(() => {
               waiting.cancel();
               reject(new ResultTimeoutError(`Run ${this.runId} did not finish within ${timeoutMs} ms; it goes on, call result() again to keep waiting`));
             }, timeoutMs);
@@ -49,7 +51,7 @@ export class WorkflowHandle<O = unknown> {
       const outcome = await (timedOut ? Promise.race([waiting.outcome, timedOut]) : waiting.outcome);
       return this.toResult(outcome);
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
     }
   }
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { Duration, toMilliseconds } from './duration';
+import { Duration, DurationBounds, durationOption, toMilliseconds } from './duration';
 import { survivesFailedHeartbeat } from './lease-timing';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { ClassifyErrorHook } from '../errors/error-classifier';
@@ -35,7 +35,38 @@ export interface ResolvedKagziOptions {
   reconnectTimeoutMs: number;
 }
 
-const duration = z.union([z.number(), z.string()]);
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/**
+ * Worker durations outside these bounds are refused at boot: zero or tiny values make a worker spin
+ * (a 0 ms heartbeat commits hundreds of times a second and never claims), huge ones mean a crash is
+ * never noticed. leaseDuration >= 2.5 x heartbeatInterval is checked on top of these.
+ */
+export const WORKER_DURATION_BOUNDS = {
+  pollInterval: { min: 10, max: HOUR },
+  leaseDuration: { min: 1_000, max: HOUR },
+  heartbeatInterval: { min: 100, max: HOUR },
+  shutdownTimeout: { min: 0, max: 24 * HOUR },
+  retention: { min: MINUTE },
+} as const satisfies Record<string, DurationBounds>;
+
+/** Any Duration (finite, non-negative, at most 100 years). */
+const duration = durationOption({});
+
+const workerSchema = z
+  .object({
+    name: z.string('must be a string').min(1, 'must not be empty').optional(),
+    concurrency: z.number('must be a number').int('must be an integer').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').optional(),
+    pollInterval: durationOption(WORKER_DURATION_BOUNDS.pollInterval).optional(),
+    leaseDuration: durationOption(WORKER_DURATION_BOUNDS.leaseDuration).optional(),
+    heartbeatInterval: durationOption(WORKER_DURATION_BOUNDS.heartbeatInterval).optional(),
+    shutdownTimeout: durationOption(WORKER_DURATION_BOUNDS.shutdownTimeout).optional(),
+    retention: durationOption(WORKER_DURATION_BOUNDS.retention).optional(),
+    workflows: z.array(z.string('must be a workflow name').min(1, 'must not be empty'), 'must be an array of workflow names').optional(),
+  })
+  .strict();
+
 const schema = z
   .object({
     database: z
@@ -51,25 +82,13 @@ const schema = z
           .strict(),
       ])
       .optional(),
-    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').optional(),
-    migrationsRun: z.boolean().optional(),
-    worker: z
-      .union([
-        z.literal(false),
-        z
-          .object({
-            name: z.string().min(1).optional(),
-            concurrency: z.number().int().min(1).max(10_000).optional(),
-            pollInterval: duration.optional(),
-            leaseDuration: duration.optional(),
-            heartbeatInterval: duration.optional(),
-            shutdownTimeout: duration.optional(),
-            retention: duration.optional(),
-            workflows: z.array(z.string().min(1)).optional(),
-          })
-          .strict(),
-      ])
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier of at most 63 characters')
+      .refine((name) => !name.startsWith('pg_'), "must not start with 'pg_': PostgreSQL reserves that prefix for its own schemas")
       .optional(),
+    migrationsRun: z.boolean().optional(),
+    worker: z.union([z.literal(false), workerSchema], 'must be false or an object of worker options').optional(),
     defaultRetry: z.custom<RetryPolicy>((v) => v instanceof RetryPolicy, 'must be a RetryPolicy (RetryPolicy.exponential(), .fixed() or .none())').optional(),
     classifyError: z.custom<ClassifyErrorHook>((v) => typeof v === 'function', 'must be a function').optional(),
     maxPayloadBytes: z.number().int().min(1).optional(),
@@ -81,7 +100,25 @@ const schema = z
 
 /** Formats a zod failure as one line per problem, naming the option path. */
 export function describeIssues(error: z.ZodError, root: string): string {
-  return error.issues.map((i) => `${[root, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
+  return flattenIssues(error.issues, []).map((i) => `${[root, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
+}
+
+/**
+ * A failed union reports only "Invalid input" at the union's path. Report instead the problems of the
+ * branch the value was meant for: one whose type it has (fewest problems first), so that
+ * `worker: { concurrency: 1.5 }` says `worker.concurrency: must be an integer`.
+ */
+function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): Array<{ path: PropertyKey[]; message: string }> {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union') {
+      const meant = issue.errors
+        .filter((branch) => !branch.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value')))
+        .sort((a, b) => a.length - b.length);
+      if (meant.length > 0) return flattenIssues(meant[0], path);
+    }
+    return [{ path, message: issue.message }];
+  });
 }
 
 export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedKagziOptions {
@@ -104,7 +141,7 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     resolvedWorker = {
       name: w.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
       concurrency: w.concurrency ?? 10,
-      pollIntervalMs: Math.max(10, ms(w.pollInterval ?? '1s', 'worker.pollInterval')),
+      pollIntervalMs: ms(w.pollInterval ?? '1s', 'worker.pollInterval'),
       leaseDurationMs,
       heartbeatIntervalMs,
       shutdownTimeoutMs: ms(w.shutdownTimeout ?? '30s', 'worker.shutdownTimeout'),

@@ -5,6 +5,7 @@ import { KAGZI_MIGRATIONS } from '../../../../migrations';
 import { ResolvedKagziOptions } from '../common/resolve-options';
 import { connectWithRetry } from './connection-retry';
 import { EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.launcher';
+import { statementName } from './schema-identifiers';
 
 /**
  * The process's connection to Kagzi's PostgreSQL: a TypeORM DataSource (migrations, pool) and,
@@ -88,7 +89,7 @@ export class KagziDatabase {
     try {
       await client.query('begin');
       const result = await work(async <R extends QueryResultRow>(name: string, text: string, values: unknown[]) => {
-        const res = await client.query<R>({ name: `${this.schema}_${name}`, text, values });
+        const res = await client.query<R>({ name: statementName(this.schema, name), text, values });
         return res.rows;
       });
       await client.query('commit');
@@ -103,7 +104,7 @@ export class KagziDatabase {
 
   /** Runs one statement as a named prepared statement (parsed once per connection). */
   async query<R extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<R[]> {
-    const result = await this.pool.query<R>({ name: `${this.schema}_${name}`, text, values });
+    const result = await this.pool.query<R>({ name: statementName(this.schema, name), text, values });
     return result.rows;
   }
 

@@ -1,12 +1,23 @@
 import { Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
+import { RunStatus, TERMINAL_STATUSES } from '../interfaces/run.interface';
 import { KagziDatabase } from './kagzi-database';
 import { RunOutcomeRow } from './run.rows';
+import { notificationChannel } from './schema-identifiers';
+
+/** What a `finished` notification says about a run: always its final status, the outcome when it fit. */
+export interface FinishedNotice {
+  /** COMPLETED, FAILED or CANCELLED. */
+  status: RunStatus;
+  /** Output and error as stored; absent when they were too large for a notification (read the run instead). */
+  outcome?: RunOutcomeRow;
+}
 
 /**
  * One LISTEN connection per process. `wakeup` (payload: workflow name) wakes idle workers when a run
- * becomes due; `finished` (payload: run id) wakes result waiters and tells a worker its run was cancelled.
+ * becomes due; `finished` (payload: run id and status, see notify-finished.sql.ts) wakes result waiters
+ * and tells a worker its run was cancelled.
  * Notifications are a latency optimisation only: every waiter also polls, so a dropped connection
  * delays work but never loses it.
  */
@@ -31,8 +42,8 @@ export class NotificationListener {
     return () => this.events.off('wakeup', listener);
   }
 
-  /** A run finished (completed, failed or cancelled); `outcome` is absent when it did not fit the payload. */
-  onAnyFinished(listener: (runId: string, outcome?: RunOutcomeRow) => void): () => void {
+  /** A run finished (completed, failed or cancelled); `notice.status` says which. */
+  onAnyFinished(listener: (runId: string, notice: FinishedNotice) => void): () => void {
     this.events.on('finished', listener);
     return () => this.events.off('finished', listener);
   }
@@ -50,21 +61,22 @@ export class NotificationListener {
   }
 
   private async connect(): Promise<void> {
+    const wakeup = notificationChannel(this.db.schema, 'wakeup');
+    const finishedChannel = notificationChannel(this.db.schema, 'finished');
     const client = new Client({ connectionString: this.db.url });
     client.on('notification', (msg) => {
       const payload = msg.payload ?? '';
-      if (msg.channel.endsWith('.wakeup')) {
+      if (msg.channel === wakeup) {
         this.events.emit('wakeup', payload);
         return;
       }
-      const finished = parseFinished(payload);
-      if (finished) this.events.emit('finished', finished.id, finished.outcome);
+      const finished = msg.channel === finishedChannel ? parseFinished(payload) : undefined;
+      if (finished) this.events.emit('finished', finished.id, finished.notice);
     });
     client.on('error', (err: unknown) => this.scheduleReconnect(client, err));
     client.on('end', () => this.scheduleReconnect(client, new Error('connection ended')));
     await client.connect();
-    const s = this.db.schema;
-    await client.query(`listen "${s}.wakeup"; listen "${s}.finished"`);
+    await client.query(`listen "${wakeup}"; listen "${finishedChannel}"`);
     this.client = client;
   }
 
@@ -84,13 +96,19 @@ export class NotificationListener {
   }
 }
 
-function parseFinished(payload: string): { id: string; outcome?: RunOutcomeRow } | undefined {
+/** A payload without a final status is not ours to act on (a cancel must never be guessed). */
+function parseFinished(payload: string): { id: string; notice: FinishedNotice } | undefined {
   try {
     const data = JSON.parse(payload) as Partial<RunOutcomeRow> & { id?: unknown };
-    if (typeof data.id !== 'string') return undefined;
-    if (!data.status) return { id: data.id };
-    return { id: data.id, outcome: { status: data.status, output: data.output ?? null, error: data.error ?? null } };
+    if (typeof data.id !== 'string' || !isTerminal(data.status)) return undefined;
+    // The statement leaves output and error out (keys absent, not null) when they did not fit.
+    if (!('output' in data) && !('error' in data)) return { id: data.id, notice: { status: data.status } };
+    return { id: data.id, notice: { status: data.status, outcome: { status: data.status, output: data.output ?? null, error: data.error ?? null } } };
   } catch {
     return undefined;
   }
+}
+
+function isTerminal(status: unknown): status is RunStatus {
+  return TERMINAL_STATUSES.some((s) => s === status);
 }

@@ -1,7 +1,8 @@
+import { notifyFinishedSql } from './notify-finished.sql';
+
 /**
- * Complete or fail a run, fenced by the lease, and tell waiting clients in the same statement.
- * The notification carries the outcome when it fits (NOTIFY payloads stop at 8000 bytes), so a
- * waiting client needs no query to read it.
+ * Complete or fail a run, fenced by the lease, and tell waiting clients in the same statement
+ * (the notification carries the outcome when it fits, so a waiting client needs no query to read it).
  * $1 run id, $2 owner, $3 epoch, $4 status, $5 output json, $6 error jsonb
  */
 export const finishRunSql = (s: string): string => `
@@ -12,8 +13,5 @@ with finished as (
   where id = $1::uuid and lease_owner = $2::text and lease_epoch = $3::int and status = 'RUNNING'
   returning id, status, output, error
 )
-select pg_notify('${s}.finished',
-  case when coalesce(octet_length(output::text), 0) + coalesce(octet_length(error::text), 0) < 7000
-       then json_build_object('id', id, 'status', status, 'output', output, 'error', error)::text
-       else json_build_object('id', id)::text end) is null as notified
+select ${notifyFinishedSql(s)} is null as notified
 from finished`;

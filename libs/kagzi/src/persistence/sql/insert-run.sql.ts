@@ -1,3 +1,5 @@
+import { notificationChannel } from '../schema-identifiers';
+
 /**
  * Enqueue a run, pinned to a version, and wake idle workers (NOTIFY is delivered at commit), in one
  * statement. The version is `$3`, else the name's default version (see the default_version function
@@ -27,4 +29,4 @@ select (select count(*) from versions)::int as known_versions,
        exists (select 1 from versions v join chosen c on v.version = c.version) as version_known,
        exists (select 1 from usable) as usable,
        (select id from inserted) as id,
-       (select pg_notify('${s}.wakeup', workflow_name) from inserted) is null as notified`;
+       (select pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) from inserted) is null as notified`;

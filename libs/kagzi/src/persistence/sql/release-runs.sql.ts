@@ -1,3 +1,5 @@
+import { notificationChannel } from '../schema-identifiers';
+
 /**
  * Hand runs back on shutdown: due now, lease cleared, so another worker resumes them at once instead
  * of waiting for the lease to expire; a RUN_HANDED_BACK event each, and a wake-up for idle workers.
@@ -14,4 +16,4 @@ with released as (
   insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
   select $4::uuid, $1::text, 'RUN_HANDED_BACK', json_build_object('runId', id, 'workflow', workflow_name) from released
 )
-select id, pg_notify('${s}.wakeup', workflow_name) is null as notified from released`;
+select id, pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) is null as notified from released`;
