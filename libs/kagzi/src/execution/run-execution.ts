@@ -11,7 +11,8 @@ import { rehydrateStepError, serializeStepError, toStepError } from '../errors/s
 import { UsageError } from '../errors/usage.error';
 import { Lease, RunRepository, StepPlacement } from '../persistence/run.repository';
 import { StoredStepRow } from '../persistence/run.rows';
-import { describeDatabaseError, isConnectionFailure, isDataError } from '../persistence/database-errors';
+import { isConnectionFailure } from '../persistence/connection-failure';
+import { describeDatabaseError, isDataError } from '../persistence/database-errors';
 import { PayloadSerializer, hashArguments } from './payload.serializer';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 import { RetryPolicy } from './retry-policy';
