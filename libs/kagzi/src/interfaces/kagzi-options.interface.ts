@@ -7,17 +7,17 @@ export type DatabaseOptions = { url: string } | { embedded: true | { dataDir?: s
 export interface WorkerOptions {
   /** Unique among live workers. Default `${hostname}-${pid}-${short random}`. */
   name?: string;
-  /** Max runs executing at once in this process. Default 10. */
+  /** Max runs executing at once in this process: an integer from 1 to 10,000. Default 10. */
   concurrency?: number;
-  /** Fallback poll; NOTIFY wakes workers at once. Default '1s'. */
+  /** Fallback poll; NOTIFY wakes workers at once. 10 ms to 1 h. Default '1s'. */
   pollInterval?: Duration;
-  /** How long a claim holds without a heartbeat. Default '30s'. */
+  /** How long a claim holds without a heartbeat. 1 s to 1 h, and at least 2.5 x heartbeatInterval. Default '30s'. */
   leaseDuration?: Duration;
-  /** How often held leases are extended. Default '10s'. */
+  /** How often held leases are extended. 100 ms to 1 h. Default '10s'. */
   heartbeatInterval?: Duration;
-  /** Drain time before in-flight runs are handed back. Default '30s'. */
+  /** Drain time before in-flight runs are handed back. 0 to 24 h. Default '30s'. */
   shutdownTimeout?: Duration;
-  /** STOPPED and LOST workers, and worker events, older than this are deleted. Default '7d'. */
+  /** STOPPED and LOST workers, and worker events, older than this are deleted. At least 1 min. Default '7d'. */
   retention?: Duration;
   /** Workflow names this worker serves. Default: all registered. */
   workflows?: string[];
@@ -26,7 +26,7 @@ export interface WorkerOptions {
 export interface KagziModuleOptions {
   /** Default: KAGZI_DATABASE_URL / DATABASE_URL if set, else an embedded PostgreSQL under `.kagzi/`. */
   database?: DatabaseOptions;
-  /** Default 'kagzi'; every table lives in this schema. */
+  /** Default 'kagzi'; every table lives in this schema (lower-case identifier, at most 63 characters, not `pg_…`). */
   schema?: string;
   /** Default true: apply pending migrations at boot. */
   migrationsRun?: boolean;
