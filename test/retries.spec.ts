@@ -3,6 +3,8 @@
  * exact attempt counts, back-off that parks the run and frees the worker slot, back-off that survives
  * a restart, step timeouts, retryOn forms, the module's defaultRetry and classifyError hook, and the
  * error a caller gets back. Every step body counts its executions, so "ran 3 times" is counted.
+ * Also: errors the database could not store as thrown (NUL, BigInt, cycles), secrets in thrown
+ * HTTP client failures, the class names a caller matches on, and payloads nested too deep.
  */
 import { HttpException, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import {
@@ -15,7 +17,9 @@ import {
   StepError,
   stepSignal,
   TransientError,
+  UnserializableValueError,
   Workflow,
+  WorkflowContext,
   WorkflowDefinition,
   WorkflowFailedError,
   WorkflowHandle,
@@ -752,5 +756,290 @@ describe('8: module defaultRetry and classifyError', () => {
     const failure = await failureOf(await start('coupon-8e', 'coupon'));
     expect(calls.get('Module.coupon', 'coupon-8e')).toBe(1);
     expect(failure.error).toMatchObject({ kind: ErrorKind.ValidationFailed, message: 'coupon expired', retryable: false });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// 10-13: what is stored from an error, and payloads too deep to store
+// ---------------------------------------------------------------------------------------------------
+
+const NUL = String.fromCharCode(0);
+const SECRET = 'sk_live_do_not_store';
+
+class LedgerUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly subject: string,
+  ) {
+    super(message);
+    this.name = 'LedgerUnavailableError';
+  }
+}
+class CardDeclinedError extends PermanentError {}
+
+/** Nested `levels` objects deep: `{ next: { next: ... { leaf } } }`. */
+function nestedValue(levels: number): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  let cur = root;
+  for (let i = 1; i < levels; i++) cur = (cur.next = {}) as Record<string, unknown>;
+  cur.leaf = 'bottom';
+  return root;
+}
+
+/** What the retryOn predicate and the workflow's catch saw, per subject. */
+const namesSeen = new Map<string, Array<{ where: 'retryOn' | 'catch'; name: string; causeName?: string; permanent: boolean }>>();
+function sawName(id: string, where: 'retryOn' | 'catch', err: StepError): void {
+  const causeName = err.cause instanceof Error ? err.cause.name : undefined;
+  namesSeen.set(id, [...(namesSeen.get(id) ?? []), { where, name: err.name, causeName, permanent: err instanceof PermanentError }]);
+}
+
+@Injectable()
+class StoredErrorSteps {
+  @Step({ name: 'Stored.prepare' })
+  async prepare(id: string): Promise<string> {
+    enter('Stored.prepare', id);
+    return `prepared-${id}`;
+  }
+
+  @Step({ name: 'Stored.nulMessage', retry: RetryPolicy.fixed({ maxAttempts: 3, interval: '10ms', retryOn: 'any' }) })
+  async nulMessage(id: string): Promise<string> {
+    enter('Stored.nulMessage', id);
+    return fail('Stored.nulMessage', id, new PermanentError(`bad ${NUL} byte`, { code: 'NUL_BYTE', context: { id, raw: `a${NUL}b` } }));
+  }
+
+  /** Shaped like an axios (or wrapper) failure: the request config with its Authorization header rides along. */
+  @Step({ name: 'Stored.httpClientFailure', retry: RetryPolicy.fixed({ maxAttempts: 3, interval: '10ms' }) })
+  async httpClientFailure(id: string): Promise<string> {
+    enter('Stored.httpClientFailure', id);
+    return fail('Stored.httpClientFailure', id, {
+      status: 400,
+      config: { url: 'https://payments.example/charge', headers: { Authorization: `Bearer ${SECRET}` } },
+      response: { status: 400, headers: { 'set-cookie': `session=${SECRET}` }, data: { error: 'amount must be positive' } },
+    });
+  }
+
+  @Step({ name: 'Stored.secretContext' })
+  async secretContext(id: string): Promise<string> {
+    enter('Stored.secretContext', id);
+    return fail('Stored.secretContext', id, new PermanentError('charge refused', {
+      code: 'REFUSED',
+      context: { id, apiKey: SECRET, request: { headers: { authorization: `Bearer ${SECRET}` } }, customer: { password: SECRET, email: 'a@example.com' } },
+    }));
+  }
+
+  @Step({
+    name: 'Stored.ledger',
+    retry: RetryPolicy.fixed({ maxAttempts: 2, interval: '10ms', retryOn: (e) => (sawName((e.cause as LedgerUnavailableError).subject, 'retryOn', e), true) }),
+  })
+  async ledger(id: string): Promise<string> {
+    enter('Stored.ledger', id);
+    return fail('Stored.ledger', id, new LedgerUnavailableError('ledger is down', id));
+  }
+
+  @Step({ name: 'Stored.declined' })
+  async declined(id: string): Promise<string> {
+    enter('Stored.declined', id);
+    return fail('Stored.declined', id, new CardDeclinedError('card declined', { code: 'DECLINED' }));
+  }
+
+  @Step({ name: 'Stored.echo' })
+  async echo(value: Record<string, unknown>): Promise<Record<string, unknown>> {
+    enter('Stored.echo', 'deep');
+    return value;
+  }
+
+  @Step({ name: 'Stored.deepOutput' })
+  async deepOutput(id: string): Promise<Record<string, unknown>> {
+    enter('Stored.deepOutput', id);
+    return nestedValue(20_000);
+  }
+}
+type StoredScenario = 'nulMessage' | 'httpClientFailure' | 'secretContext' | 'deepOutput';
+
+@Workflow({ name: 'Stored.Scenario' })
+class StoredScenarioWorkflow implements WorkflowDefinition<{ id: string; scenario: StoredScenario }, unknown> {
+  constructor(private readonly steps: StoredErrorSteps) {}
+  async run(input: { id: string; scenario: StoredScenario }): Promise<unknown> {
+    await this.steps.prepare(input.id);
+    return this.steps[input.scenario](input.id);
+  }
+}
+
+/** run() itself throws a PermanentError whose context holds a BigInt and a cycle. */
+@Workflow({ name: 'Stored.UnstorableContext' })
+class UnstorableContextWorkflow implements WorkflowDefinition<{ id: string }, string> {
+  constructor(private readonly steps: StoredErrorSteps) {}
+  async run(input: { id: string }): Promise<string> {
+    await this.steps.prepare(input.id);
+    calls.bump('Stored.UnstorableContext.run', input.id);
+    const order: Record<string, unknown> = { id: input.id, cents: 1999n };
+    order.self = order;
+    throw new PermanentError('settlement failed', { code: 'SETTLE', context: { order, total: 12345678901234567890n, at: new Date('2024-01-02T03:04:05.000Z') } });
+  }
+}
+
+/** Catches a step failure, sleeps (so the run parks and the catch runs again on replay, with the stored error) and rethrows. */
+@Workflow({ name: 'Stored.Names' })
+class NamesWorkflow implements WorkflowDefinition<{ id: string; which: 'ledger' | 'declined' }, string> {
+  constructor(private readonly steps: StoredErrorSteps) {}
+  async run(input: { id: string; which: 'ledger' | 'declined' }, ctx: WorkflowContext): Promise<string> {
+    try {
+      return await this.steps[input.which](input.id);
+    } catch (err: unknown) {
+      if (!(err instanceof StepError)) throw err;
+      sawName(input.id, 'catch', err);
+      await ctx.sleep('300ms');
+      throw err;
+    }
+  }
+}
+
+@Workflow({ name: 'Stored.Deep' })
+class DeepWorkflow implements WorkflowDefinition<Record<string, unknown>, Record<string, unknown>> {
+  constructor(private readonly steps: StoredErrorSteps) {}
+  run(input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.steps.echo(input);
+  }
+}
+
+describe('10-13: what is stored from an error, and payloads too deep to store', () => {
+  let kagzi: KagziTestApp;
+  const start = (id: string, scenario: StoredScenario): Promise<WorkflowHandle<unknown>> => kagzi.client.start(StoredScenarioWorkflow, { id, scenario });
+  const storedErrors = async (runId: string): Promise<string[]> => {
+    const rows = await sql<{ error: string | null }>(
+      db.url,
+      `select error::text as error from kagzi.workflow_runs where id = $1
+       union all select error::text from kagzi.step_runs where workflow_run_id = $1
+       union all select error::text from kagzi.step_attempts where workflow_run_id = $1`,
+      [runId],
+    );
+    return rows.map((r) => r.error).filter((e): e is string => e !== null);
+  };
+
+  beforeAll(async () => {
+    kagzi = await bootKagzi({
+      url: db.url,
+      providers: [StoredErrorSteps, StoredScenarioWorkflow, UnstorableContextWorkflow, NamesWorkflow, DeepWorkflow],
+    });
+  });
+
+  afterAll(() => kagzi?.close());
+
+  describe('10: an error jsonb cannot store as thrown fails the run once, not forever', () => {
+    it('a step throwing PermanentError with NUL in its message: ran once, run FAILED, getRun shows the error', async () => {
+      const handle = await start('nul-10a', 'nulMessage');
+      const failure = await failureOf(handle);
+      expect(calls.get('Stored.nulMessage', 'nul-10a')).toBe(1);
+      expect(calls.get('Stored.prepare', 'nul-10a')).toBe(1);
+      expect(failure.error).toBeInstanceOf(PermanentError);
+      expect(failure.error).toMatchObject({ message: 'bad \\u0000 byte', code: 'NUL_BYTE', context: { id: 'nul-10a', raw: 'a\\u0000b' } });
+
+      const run = await kagzi.client.getRun(handle.runId);
+      expect(run.status).toBe('FAILED');
+      expect(run.error).toMatchObject({ name: 'PermanentError', message: 'bad \\u0000 byte', stepName: 'Stored.nulMessage' });
+      const step = stepOf(run, 'Stored.nulMessage');
+      expect(step.status).toBe('FAILED');
+      expect(step.attempts).toHaveLength(1);
+      expect(step.error).toMatchObject({ message: 'bad \\u0000 byte', code: 'NUL_BYTE' });
+    });
+
+    it('run() throwing PermanentError whose context holds a BigInt and a cycle: run() ran once, FAILED, context stored as JSON-safe data', async () => {
+      const handle = await kagzi.client.start(UnstorableContextWorkflow, { id: 'ctx-10b' });
+      const failure = await failureOf(handle);
+      expect(calls.get('Stored.UnstorableContext.run', 'ctx-10b')).toBe(1);
+      expect(calls.get('Stored.prepare', 'ctx-10b')).toBe(1);
+      const context = { order: { id: 'ctx-10b', cents: '1999', self: '[Circular]' }, total: '12345678901234567890', at: '2024-01-02T03:04:05.000Z' };
+      expect(failure.error).toBeInstanceOf(PermanentError);
+      expect(failure.error).toMatchObject({ message: 'settlement failed', code: 'SETTLE', context });
+
+      const run = await kagzi.client.getRun(handle.runId);
+      expect(run.status).toBe('FAILED');
+      expect(run.error).toMatchObject({ name: 'PermanentError', message: 'settlement failed', context, stepName: 'Stored.UnstorableContext.run' });
+    });
+  });
+
+  describe('11: secrets in errors are never stored', () => {
+    it('an HTTP-client-shaped failure: described by status, classified INVALID_INPUT, ran once, no header or config stored', async () => {
+      const handle = await start('http-11a', 'httpClientFailure');
+      const failure = await failureOf(handle);
+      expect(calls.get('Stored.httpClientFailure', 'http-11a')).toBe(1); // 400 is not retryable
+      expect(failure.error).toMatchObject({ kind: ErrorKind.InvalidInput, retryable: false, message: 'Non-Error value thrown: object with status 400' });
+      expect(failure.message).not.toContain(SECRET);
+
+      const stored = await storedErrors(handle.runId);
+      expect(stored.length).toBe(3); // the run, the step, the attempt
+      for (const text of stored) {
+        expect(text).not.toContain(SECRET);
+        expect(text).not.toContain('Bearer');
+        expect(text).not.toContain('payments.example');
+      }
+      const run = await kagzi.client.getRun(handle.runId);
+      expect(run.error).toMatchObject({ name: 'StepError', message: 'Non-Error value thrown: object with status 400', cause: { name: 'object' } });
+    });
+
+    it("secret fields of a PermanentError's context are redacted in every stored copy", async () => {
+      const handle = await start('ctx-11b', 'secretContext');
+      const failure = await failureOf(handle);
+      expect(calls.get('Stored.secretContext', 'ctx-11b')).toBe(1);
+      const redacted = { id: 'ctx-11b', apiKey: '[REDACTED]', request: '[REDACTED]', customer: { password: '[REDACTED]', email: 'a@example.com' } };
+      expect(failure.error.context).toEqual(redacted);
+      for (const text of await storedErrors(handle.runId)) expect(text).not.toContain(SECRET);
+      expect((await kagzi.client.getRun(handle.runId)).error?.context).toEqual(redacted);
+    });
+  });
+
+  describe("12: a StepError's name is the Kagzi class; the thrown class is cause.name", () => {
+    it('a thrown Error subclass: the same names in retryOn, in the catch (first run and replay), at the caller and in getRun', async () => {
+      const handle = await kagzi.client.start(NamesWorkflow, { id: 'names-12a', which: 'ledger' });
+      const failure = await failureOf(handle);
+      expect(calls.get('Stored.ledger', 'names-12a')).toBe(2);
+      const expected = { name: 'StepError', causeName: 'LedgerUnavailableError', permanent: false };
+      expect(namesSeen.get('names-12a')).toEqual([
+        { where: 'retryOn', ...expected },
+        { where: 'catch', ...expected }, // first run: the live error
+        { where: 'catch', ...expected }, // replay after the sleep: the stored error
+      ]);
+      expect(failure.error.name).toBe('StepError');
+      expect((failure.error.cause as Error).name).toBe('LedgerUnavailableError');
+      const run = await kagzi.client.getRun(handle.runId);
+      expect(run.error).toMatchObject({ name: 'StepError', kagziClass: 'StepError', cause: { name: 'LedgerUnavailableError', message: 'ledger is down' } });
+      for (const a of stepOf(run, 'Stored.ledger').attempts) expect(a.error?.cause?.name).toBe('LedgerUnavailableError');
+    });
+
+    it('a PermanentError subclass keeps its name and is a PermanentError in the catch after replay and at the caller', async () => {
+      const handle = await kagzi.client.start(NamesWorkflow, { id: 'names-12b', which: 'declined' });
+      const failure = await failureOf(handle);
+      expect(calls.get('Stored.declined', 'names-12b')).toBe(1);
+      const expected = { where: 'catch', name: 'CardDeclinedError', permanent: true };
+      expect(namesSeen.get('names-12b')).toEqual([expected, expected]);
+      expect(failure.error).toBeInstanceOf(PermanentError);
+      expect(failure.error).toMatchObject({ name: 'CardDeclinedError', code: 'DECLINED', retryable: false });
+      expect((await kagzi.client.getRun(handle.runId)).error).toMatchObject({ name: 'CardDeclinedError', kagziClass: 'PermanentError' });
+    });
+  });
+
+  describe('13: payloads nested deeper than 1,000 levels', () => {
+    it('client.start rejects a 20,000-level input with UnserializableValueError, and no run is created', async () => {
+      const err = await rejectionOf(kagzi.client.start(DeepWorkflow, nestedValue(20_000)));
+      expect(err).toBeInstanceOf(UnserializableValueError);
+      expect((err as Error).message).toMatch(/^Cannot store the input of workflow "Stored.Deep": \$\.next.* is nested deeper than 1000 levels/);
+      const [row] = await sql<{ n: number }>(db.url, `select count(*)::int as n from kagzi.workflow_runs where workflow_name = 'Stored.Deep'`);
+      expect(row.n).toBe(0);
+    });
+
+    it('1,000 levels go through input, step argument, step output and result', async () => {
+      const value = nestedValue(1_000);
+      const handle = await kagzi.client.start(DeepWorkflow, value);
+      await expect(handle.result({ timeout: '15s' })).resolves.toEqual(value);
+      expect(calls.get('Stored.echo', 'deep')).toBe(1);
+    });
+
+    it('a step returning 20,000 levels fails once with KAGZI_UNSERIALIZABLE_VALUE', async () => {
+      const handle = await start('deep-13c', 'deepOutput');
+      const failure = await failureOf(handle);
+      expect(calls.get('Stored.deepOutput', 'deep-13c')).toBe(1);
+      expect(failure.error).toMatchObject({ code: 'KAGZI_UNSERIALIZABLE_VALUE', kind: ErrorKind.ValidationFailed });
+      expect(failure.error.message).toMatch(/is nested deeper than 1000 levels/);
+    });
   });
 });

@@ -1,6 +1,9 @@
 import { ClassifyErrorHook, classifyError } from './error-classifier';
 import { ErrorKind, isErrorKind, isRetryableKind } from './error-kind';
-import { PermanentError, SerializedStepError, StepError, TransientError } from './step.error';
+import { PermanentError, SerializedStepError, StepError, StepErrorClass, TransientError } from './step.error';
+import { toStorableContext } from './storable-context';
+import { STORED_ERROR_LIMITS, storableText } from './storable-text';
+import { codeOf, fieldOf, messageOf, nameOf, stackOf } from './thrown-value';
 
 const MAX_CAUSE_DEPTH = 5;
 
@@ -15,6 +18,10 @@ export function toStepError(
     err instanceof StepError
       ? err
       : new StepError(messageOf(err), { kind, cause: err, code: codeOf(err) });
+  // What the workflow catches on its first run is what a replay rebuilds from storage: the same
+  // message and the same (JSON-safe, redacted) context.
+  stepError.message = storableText(stepError.message, STORED_ERROR_LIMITS.message);
+  if (stepError.context !== undefined) stepError.context = toStorableContext(stepError.context);
   stepError.kind = kind;
   if (retryAfterMs !== undefined && stepError.retryAfterMs === undefined) stepError.retryAfterMs = retryAfterMs;
   if (!(err instanceof PermanentError) && !(err instanceof TransientError)) stepError.retryable = isRetryableKind(kind);
@@ -26,48 +33,78 @@ export function toStepError(
   return stepError;
 }
 
+/**
+ * The stored form of a StepError. It never throws and its result is always accepted by a
+ * PostgreSQL jsonb column: every string is cleaned of NUL and lone surrogates and capped, the
+ * context is made JSON-safe, redacted and bounded (see {@link toStorableContext}), and from other
+ * thrown values only name, message, code and stack are kept, never their other fields.
+ */
 export function serializeStepError(err: StepError, depth = 0): SerializedStepError {
+  try {
+    return serializeOne(err, depth);
+  } catch (failure: unknown) {
+    // Only a StepError subclass with hostile accessors gets here; the run must still be able to fail.
+    return {
+      name: 'StepError',
+      kagziClass: kagziClassOf(err),
+      kind: ErrorKind.Unknown,
+      message: `The error could not be stored: ${messageOf(failure)}`,
+      retryable: false,
+      attempt: 1,
+      stepName: '',
+      occurredAt: new Date().toISOString(),
+    };
+  }
+}
+
+function serializeOne(err: StepError, depth: number): SerializedStepError {
   const out: SerializedStepError = {
-    name: err.name,
-    kind: err.kind,
-    message: err.message,
-    retryable: err.retryable,
-    attempt: err.attempt,
-    stepName: err.stepName,
-    occurredAt: err.occurredAt.toISOString(),
+    name: storableText(String(err.name), STORED_ERROR_LIMITS.label),
+    kagziClass: kagziClassOf(err),
+    kind: isErrorKind(err.kind) ? err.kind : ErrorKind.Unknown,
+    message: storableText(String(err.message), STORED_ERROR_LIMITS.message),
+    retryable: err.retryable === true,
+    attempt: countOf(err.attempt),
+    stepName: storableText(String(err.stepName), STORED_ERROR_LIMITS.label),
+    occurredAt: isoOf(err.occurredAt),
   };
-  if (err.code !== undefined) out.code = err.code;
-  if (err.context !== undefined) out.context = err.context;
-  if (err.retryAfterMs !== undefined) out.retryAfterMs = err.retryAfterMs;
-  if (err.stack !== undefined) out.stack = err.stack;
+  if (err.code !== undefined) out.code = storableText(String(err.code), STORED_ERROR_LIMITS.label);
+  const context = toStorableContext(err.context);
+  if (context !== undefined) out.context = context;
+  if (typeof err.retryAfterMs === 'number' && Number.isFinite(err.retryAfterMs)) out.retryAfterMs = err.retryAfterMs;
+  if (typeof err.stack === 'string') out.stack = storableText(err.stack, STORED_ERROR_LIMITS.stack);
   if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeCause(err.cause, err, depth + 1);
   return out;
 }
 
-/** One link of a cause chain, as itself: a StepError as such, anything else by name, message and code. */
+/** One link of a cause chain, as itself: a StepError as such, anything else by name, message, code and stack only. */
 function serializeCause(cause: unknown, from: StepError, depth: number): SerializedStepError {
   if (cause instanceof StepError) return serializeStepError(cause, depth);
   const { kind } = classifyError(cause);
   const out: SerializedStepError = {
-    name: cause instanceof Error ? cause.name : typeof cause,
+    name: nameOf(cause),
     kind,
     message: messageOf(cause),
     retryable: isRetryableKind(kind),
-    attempt: from.attempt,
-    stepName: from.stepName,
-    occurredAt: from.occurredAt.toISOString(),
+    attempt: countOf(from.attempt),
+    stepName: storableText(String(from.stepName), STORED_ERROR_LIMITS.label),
+    occurredAt: isoOf(from.occurredAt),
   };
   const code = codeOf(cause);
   if (code !== undefined) out.code = code;
-  if (cause instanceof Error && cause.stack !== undefined) out.stack = cause.stack;
-  const next = typeof cause === 'object' && cause !== null ? (cause as { cause?: unknown }).cause : undefined;
+  const stack = stackOf(cause);
+  if (stack !== undefined) out.stack = stack;
+  const next = fieldOf(cause, 'cause');
   if (next !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeCause(next, from, depth + 1);
   return out;
 }
 
-/** Rebuilds a StepError (or subclass, by name) from its stored form. */
+/**
+ * Rebuilds a StepError from its stored form: as the Kagzi class it was (`kagziClass`, or `name`
+ * for errors stored before that field existed), keeping its own class name in `name`.
+ */
 export function rehydrateStepError(data: SerializedStepError): StepError {
-  const Ctor = data.name === 'PermanentError' ? PermanentError : data.name === 'TransientError' ? TransientError : StepError;
+  const Ctor = classOf(data.kagziClass ?? data.name);
   const kind = isErrorKind(data.kind) ? data.kind : ErrorKind.Unknown;
   const err = new Ctor(data.message, { kind, code: data.code, context: data.context });
   if (data.name && data.name !== err.name) err.name = data.name;
@@ -81,23 +118,22 @@ export function rehydrateStepError(data: SerializedStepError): StepError {
   return err;
 }
 
-function messageOf(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === 'string') return err;
-  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') {
-    return (err as { message: string }).message;
-  }
-  try {
-    return JSON.stringify(err) ?? String(err);
-  } catch {
-    return String(err);
-  }
+function classOf(name: string | undefined): typeof StepError {
+  if (name === 'PermanentError') return PermanentError;
+  if (name === 'TransientError') return TransientError;
+  return StepError;
 }
 
-function codeOf(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    if (typeof code === 'string' || typeof code === 'number') return String(code);
-  }
-  return undefined;
+function kagziClassOf(err: StepError): StepErrorClass {
+  if (err instanceof PermanentError) return 'PermanentError';
+  if (err instanceof TransientError) return 'TransientError';
+  return 'StepError';
+}
+
+function countOf(n: unknown): number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+function isoOf(date: unknown): string {
+  return date instanceof Date && !Number.isNaN(date.getTime()) ? date.toISOString() : new Date().toISOString();
 }

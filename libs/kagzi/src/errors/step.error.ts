@@ -9,9 +9,18 @@ export interface StepErrorOptions {
   cause?: unknown;
 }
 
+/** The Kagzi class a stored error is rebuilt as: the class thrown, or the one it extends. */
+export type StepErrorClass = 'StepError' | 'PermanentError' | 'TransientError';
+
 /** The structured, storable form of a {@link StepError} (what `getRun` and the database hold). */
 export interface SerializedStepError {
+  /**
+   * The error's class name: `StepError` when Kagzi wrapped what a step threw (the thrown class is
+   * then `cause.name`), else the class of the StepError thrown (`PermanentError`, or your subclass).
+   */
   name: string;
+  /** Which Kagzi class it is or extends; absent on links of a cause chain that were not StepErrors. */
+  kagziClass?: StepErrorClass;
   kind: ErrorKind;
   message: string;
   retryable: boolean;

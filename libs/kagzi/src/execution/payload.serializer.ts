@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import superjson from 'superjson';
+import { KagziError } from '../errors/kagzi.error';
 import { PayloadTooLargeError } from '../errors/payload-too-large.error';
 import { UnserializableValueError } from '../errors/unserializable-value.error';
+import { inspectPayload } from './payload.inspector';
 
 /** What a serialized value looks like in a `json` column (superjson's `{ json, meta }`). */
 export type StoredPayload = { json: unknown; meta?: unknown };
@@ -21,11 +23,12 @@ export class PayloadSerializer {
 
   /** `what` names the value in errors, e.g. `input of workflow "Order"` or `output of step "Order.pay"`. */
   encode(value: unknown, what: string): EncodedPayload {
-    const problem = findUnserializable(value, '$', new Set());
+    // First, and without recursion: superjson and JSON.stringify overflow the stack on deep values.
+    const problem = inspectPayload(value, 'shape');
     if (problem) {
       throw new UnserializableValueError(`Cannot store the ${what}: ${problem}. Return plain data (objects, arrays, strings, numbers, Date, Map, Set, BigInt).`);
     }
-    const text = JSON.stringify(superjson.serialize(value));
+    const text = serialize(value, `the ${what}`);
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > this.maxPayloadBytes) {
       throw new PayloadTooLargeError(
@@ -41,58 +44,36 @@ export class PayloadSerializer {
   }
 }
 
-/** A stable fingerprint of a step call's arguments, for the determinism check. */
-export function hashArguments(args: readonly unknown[]): string {
+/**
+ * A stable fingerprint of a step call's arguments, for the determinism check: the hash of the
+ * same text the serializer would store (functions and symbols count as null, as superjson stores
+ * them). An argument that cannot be serialized at all fails the call with an
+ * UnserializableValueError naming it; a weaker fingerprint would let a changed call replay silently.
+ */
+export function hashArguments(args: readonly unknown[], stepName?: string): string {
+  const call = stepName === undefined ? 'a step call' : `the call of step "${stepName}"`;
+  args.forEach((arg, i) => {
+    const problem = inspectPayload(arg, 'depth');
+    if (problem) throw new UnserializableValueError(`Cannot fingerprint the arguments of ${call}: ${problem.replace(/^\$/, `argument ${i + 1}`)}.`);
+  });
   let text: string;
   try {
     text = JSON.stringify(superjson.serialize(args as unknown[]));
   } catch {
-    text = String(args.length);
+    // Serialize one by one only now, to name the argument that failed.
+    args.forEach((arg, i) => serialize(arg, `argument ${i + 1} of ${call}`));
+    text = serialize(args as unknown[], `the arguments of ${call}`);
   }
   return createHash('sha1').update(text).digest('base64url');
 }
 
-function findUnserializable(value: unknown, path: string, seen: Set<object>): string | undefined {
-  switch (typeof value) {
-    case 'function':
-      return `${path} is a function`;
-    case 'symbol':
-      return `${path} is a symbol`;
-    case 'object':
-      break;
-    default:
-      return undefined;
+/** superjson then JSON text; what either throws (a getter, a toJSON, a revoked Proxy) becomes a typed error. */
+function serialize(value: unknown, what: string): string {
+  try {
+    return JSON.stringify(superjson.serialize(value));
+  } catch (err: unknown) {
+    if (err instanceof KagziError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new UnserializableValueError(`Cannot serialize ${what}: reading it threw "${reason}". Pass plain data.`, { cause: err });
   }
-  if (value === null || seen.has(value)) return undefined;
-  seen.add(value);
-  if (value instanceof Promise) return `${path} is a Promise (did you forget an await?)`;
-  if (value instanceof WeakMap || value instanceof WeakSet) return `${path} is a ${value.constructor.name}`;
-  if (value instanceof Date || value instanceof RegExp || value instanceof Error) return undefined;
-  if (ArrayBuffer.isView(value)) return `${path} is a binary buffer; encode it as base64 text`;
-  if (value instanceof Map) {
-    for (const [k, v] of value) {
-      const problem = findUnserializable(k, `${path}.<key>`, seen) ?? findUnserializable(v, `${path}.get(${String(k)})`, seen);
-      if (problem) return problem;
-    }
-    return undefined;
-  }
-  if (value instanceof Set) {
-    for (const v of value) {
-      const problem = findUnserializable(v, `${path}.<item>`, seen);
-      if (problem) return problem;
-    }
-    return undefined;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const problem = findUnserializable(value[i], `${path}[${i}]`, seen);
-      if (problem) return problem;
-    }
-    return undefined;
-  }
-  for (const key of Object.keys(value)) {
-    const problem = findUnserializable((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
-    if (problem) return problem;
-  }
-  return undefined;
 }
