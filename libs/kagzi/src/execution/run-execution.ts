@@ -87,7 +87,7 @@ export class RunExecution {
     const key = this.nextKey(scope.path, def.name);
     this.throwIfStopped(scope);
     if (this.fibers.parking) return this.never();
-    const argsHash = hashArguments(args);
+    const argsHash = hashArguments(args, def.name);
     const recorded = this.stored.get(key);
     let attempt = 1;
     if (recorded) {
