@@ -38,6 +38,9 @@ export interface StepOutput {
   worker: string;
 }
 
+/** How long a step body waits for its ledger database through a restart before it gives up. */
+const OUTAGE_PATIENCE_MS = 60_000;
+
 export const CHARGE_RETRY = { maxAttempts: 5, initialInterval: '100ms', multiplier: 2, jitter: 0.2 } as const;
 
 @Injectable()
@@ -45,6 +48,7 @@ export class Effects implements OnApplicationShutdown {
   readonly worker = process.env.WORKER_NAME ?? `chaos-${process.pid}`;
   // Small: the server's max_connections is shared by every worker (and whoever else uses it).
   private readonly pool = new Pool({ connectionString: process.env.DB_URL, max: 4 });
+  private closed = false;
 
   constructor() {
     this.pool.on('error', () => undefined);
@@ -56,9 +60,8 @@ export class Effects implements OnApplicationShutdown {
     await this.record(runId, step, exec, 'start');
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     if (failures > 0) {
-      const { rows } = await this.pool.query<{ n: number }>(
-        `select count(*)::int as n from public.chaos_effects where run_id = $1 and step = $2 and phase = 'error'`,
-        [runId, step],
+      const { rows } = await this.throughOutages(() =>
+        this.pool.query<{ n: number }>(`select count(*)::int as n from public.chaos_effects where run_id = $1 and step = $2 and phase = 'error'`, [runId, step]),
       );
       if (rows[0].n < failures) {
         await this.record(runId, step, exec, 'error');
@@ -70,17 +73,33 @@ export class Effects implements OnApplicationShutdown {
   }
 
   private async record(runId: string, step: StepLabel, exec: string, phase: 'start' | 'ok' | 'error'): Promise<void> {
-    await this.pool.query('insert into public.chaos_effects (run_id, step, exec_id, worker, pid, phase) values ($1, $2, $3, $4, $5, $6)', [
-      runId,
-      step,
-      exec,
-      this.worker,
-      process.pid,
-      phase,
-    ]);
+    await this.throughOutages(() =>
+      this.pool.query(
+        'insert into public.chaos_effects (run_id, step, exec_id, worker, pid, phase) values ($1, $2, $3, $4, $5, $6) on conflict (exec_id, phase) do nothing',
+        [runId, step, exec, this.worker, process.pid, phase],
+      ),
+    );
+  }
+
+  /**
+   * The ledger lives on the database that `--db-restarts` restarts: a body waits for it to come back, as
+   * a side effect with its own retries would, so the ledger misses no execution. `on conflict do nothing`
+   * makes a write whose reply was lost safe to repeat. Step commits are Kagzi's business, not retried here.
+   */
+  private async throughOutages<T>(write: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + OUTAGE_PATIENCE_MS;
+    for (;;) {
+      try {
+        return await write();
+      } catch (err: unknown) {
+        if (this.closed || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
     await this.pool.end().catch(() => undefined);
   }
 }

@@ -1,3 +1,5 @@
+import { ClusterRef, parseCluster } from './database-server';
+
 /**
  * Command line and environment of `npm run chaos`. Every setting is a `--flag=value` (or `--flag value`)
  * with an environment fallback `CHAOS_FLAG_NAME`.
@@ -21,6 +23,13 @@ export interface ChaosConfig {
   timeoutMs: number;
   /** Stream the workers' own log lines to stderr as well as to their log files. */
   verbose: boolean;
+  /** Database restarts during the run (0: none), alternately `-m fast` and `-m immediate`. */
+  dbRestarts: number;
+  /** How long the database stays down at each restart. */
+  dbDownMs: number;
+  /** The disposable cluster that is restarted (`VERSION/NAME`, postgresql-common), and its port if it has to be created. */
+  dbCluster: ClusterRef;
+  dbPort: number;
 }
 
 export const USAGE = `Usage: npm run chaos -- [--flag=value ...]
@@ -29,15 +38,23 @@ Flags (environment fallback in brackets):
   --runs=1000          workflows started                                   [CHAOS_RUNS]
   --workers=3          worker processes                                    [CHAOS_WORKERS]
   --kill-every=3s      SIGKILL a random ready worker (and restart it) this often [CHAOS_KILL_EVERY]
+                       (0 = no SIGKILLs)
   --rate=12            runs started per second (0 = all at once)           [CHAOS_RATE]
   --concurrency=10     runs executing at once per worker                   [CHAOS_CONCURRENCY]
   --lease=2s --heartbeat=500ms --poll=200ms   worker lease settings        [CHAOS_LEASE, ...]
   --seed=42            workflow inputs and victims are drawn from it       [CHAOS_SEED]
   --timeout=5m         give up waiting for runs after this long            [CHAOS_TIMEOUT]
   --verbose            copy worker log lines to stderr                     [CHAOS_VERBOSE=1]
+  --db-restarts=0      restart the database this many times during the run, [CHAOS_DB_RESTARTS]
+                       alternating stop -m fast and stop -m immediate (a crash)
+  --db-down=3s         how long the database stays down at each restart    [CHAOS_DB_DOWN]
+  --db-cluster=15/faults  the cluster restarted; created if missing         [CHAOS_DB_CLUSTER]
+  --db-port=5433       port of that cluster when it has to be created      [CHAOS_DB_PORT]
 
 Database: kagzi_chaos is dropped and recreated on KAGZI_CHAOS_ADMIN_URL
 (default postgres://postgres@127.0.0.1:5432/postgres) and left in place afterwards for inspection.
+With --db-restarts it lives on the disposable cluster instead (pg_createcluster / pg_ctlcluster; the
+shared server is never restarted).
 Output: progress and a summary table on stderr, one JSON line of figures on stdout.
 Exit code 1 if an invariant fails (a run not completed, a committed step executed again, ...).`;
 
@@ -51,7 +68,10 @@ export function parseDuration(text: string, flag: string): number {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']);
 }
 
-const KNOWN = ['runs', 'workers', 'kill-every', 'rate', 'concurrency', 'lease', 'heartbeat', 'poll', 'seed', 'timeout', 'verbose', 'help'];
+const KNOWN = [
+  'runs', 'workers', 'kill-every', 'rate', 'concurrency', 'lease', 'heartbeat', 'poll', 'seed', 'timeout', 'verbose', 'help',
+  'db-restarts', 'db-down', 'db-cluster', 'db-port',
+];
 
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ChaosConfig {
   const flags = new Map<string, string>();
@@ -82,6 +102,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ch
   };
   const duration = (flag: string, fallback: string): number => parseDuration(raw(flag) ?? fallback, flag);
   const verbose = raw('verbose');
+  const clusterText = raw('db-cluster') ?? '15/faults';
+  const cluster = parseCluster(clusterText);
+  if (!cluster) throw new ConfigError(`--db-cluster must be VERSION/NAME, like 15/faults; got "${clusterText}"`);
 
   const config: ChaosConfig = {
     runs: num('runs', 1000, 1),
@@ -95,8 +118,12 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ch
     seed: num('seed', 42, 0),
     timeoutMs: duration('timeout', '5m'),
     verbose: verbose !== undefined && verbose !== '0' && verbose !== 'false',
+    dbRestarts: num('db-restarts', 0, 0),
+    dbDownMs: duration('db-down', '3s'),
+    dbCluster: cluster,
+    dbPort: num('db-port', 5433, 1),
   };
-  if (config.killEveryMs < 100) throw new ConfigError('--kill-every must be at least 100ms');
+  if (config.killEveryMs !== 0 && config.killEveryMs < 100) throw new ConfigError('--kill-every must be 0 (no kills) or at least 100ms');
   if (config.heartbeatMs >= config.leaseMs) throw new ConfigError('--heartbeat must be shorter than --lease');
   return config;
 }

@@ -3,9 +3,8 @@ import { Client, Pool } from 'pg';
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const CHAOS_DATABASE = 'kagzi_chaos';
 
-/** Drops and recreates `kagzi_chaos` on KAGZI_CHAOS_ADMIN_URL's server; returns its URL. */
-export async function recreateDatabase(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const adminUrl = env.KAGZI_CHAOS_ADMIN_URL || DEFAULT_ADMIN_URL;
+/** Drops and recreates `kagzi_chaos` on `adminUrl`'s server (default KAGZI_CHAOS_ADMIN_URL); returns its URL. */
+export async function recreateDatabase(adminUrl: string = process.env.KAGZI_CHAOS_ADMIN_URL || DEFAULT_ADMIN_URL): Promise<string> {
   const admin = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
   await admin.connect();
   try {
@@ -39,6 +38,8 @@ export async function installInstrumentation(pool: Pool, schema = 'kagzi'): Prom
       at timestamptz not null default clock_timestamp()
     );
     create index chaos_effects_run_step on public.chaos_effects (run_id, step);
+    -- a body retries its ledger writes through a database restart; a retried write must not count twice
+    create unique index chaos_effects_exec_phase on public.chaos_effects (exec_id, phase);
     create table public.chaos_run_audit (
       id bigint generated always as identity primary key,
       run_id uuid not null,

@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import { RecoveryFigures, RunCounts, StepFigures } from './analysis';
 import { ChaosConfig } from './config';
 import { LogTally } from './fleet';
+import { StallFigures } from './stall-analysis';
 
 export interface Summary {
   date: string;
@@ -17,6 +18,8 @@ export interface Summary {
   steps: StepFigures;
   recovery: RecoveryFigures;
   recoveryBoundMs: number;
+  /** One entry per database restart (`--db-restarts`). */
+  stalls: StallFigures;
   chaosMs: number;
   totalMs: number;
   timedOut: boolean;
@@ -52,7 +55,11 @@ export function printReport(s: Summary): boolean {
       ok: s.steps.missingSteps === 0 && s.steps.resultMismatches === 0,
       detail: `${s.steps.missingSteps} completed run(s) missing a step; ${s.steps.resultMismatches} result(s) differing from the committed outputs`,
     },
-    { name: 'the chaos happened', ok: s.kills > 0, detail: `${s.kills} SIGKILL(s)` },
+    {
+      name: 'the chaos happened',
+      ok: s.kills + s.stalls.perRestart.length > 0 && s.stalls.perRestart.length === s.config.dbRestarts,
+      detail: `${s.kills} SIGKILL(s), ${s.stalls.perRestart.length} of ${s.config.dbRestarts} database restart(s)`,
+    },
     { name: 'no worker crashed on its own', ok: crashes.length === 0, detail: `${crashes.length} unexpected exit(s) after ready` },
   ];
   const passed = invariants.every((i) => i.ok);
@@ -65,7 +72,7 @@ export function printReport(s: Summary): boolean {
   row('completed', s.runs.completed, 'must equal runs');
   row('failed', s.runs.failed, 'must be 0');
   row('non-terminal', s.runs.nonTerminal, 'must be 0');
-  row('kills (SIGKILL)', s.kills, `every ${s.config.killEveryMs} ms; ${s.skippedKills} tick(s) found no ready worker`);
+  row('kills (SIGKILL)', s.kills, s.config.killEveryMs > 0 ? `every ${s.config.killEveryMs} ms; ${s.skippedKills} tick(s) found no ready worker` : 'off (--kill-every=0)');
   row('restarts', s.restarts, `same name, new process; ${s.nameClashes} retried because the dead worker's name was still live`);
   row('runs orphaned by kills', r.orphanedRuns, `RUNNING under the victim's lease at its death; ${r.killsWithOrphans} kill(s) orphaned any`);
   row('step executions', s.steps.executions, `${s.steps.committedSteps} committed steps`);
@@ -76,6 +83,12 @@ export function printReport(s: Summary): boolean {
   row('max recovery time', `${r.maxRecoveryMs} ms`, `kill → every run the victim held claimed again; bound lease + poll = ${s.recoveryBoundMs} ms`);
   row('recovery p50 / p95 (per run)', `${r.p50RecoveryMs} / ${r.p95RecoveryMs} ms`, `${r.overBound} run(s) over the bound; ${r.unrecovered} never claimed again`);
   row('max claim after lease expiry', `${r.maxPickupAfterExpiryMs} ms`, 'lease expiry → next claim');
+  if (s.config.dbRestarts > 0) {
+    row('database restarts', s.stalls.perRestart.length, `stop -m fast / -m immediate alternately, ${s.config.dbDownMs} ms down each`);
+    row('start errors', s.runs.startErrors, 'start() calls that threw (must be 0)');
+    row('max stall across a restart', `${s.stalls.maxStallMs} ms`, 'longest time an in-flight run made no progress (last progress before the server was down → first after)');
+    row('max resume after database up', `${s.stalls.maxResumeAfterUpMs} ms`, 'database accepting sessions again → every in-flight run progressed');
+  }
   row('worker log lines', `${s.logs.errorLines} err / ${s.logs.warnLines} warn`, `${s.logs.retryWarnings} retry warnings, ${s.logs.leaseLostWarnings} lease-lost warnings`);
   row('chaos time', `${(s.chaosMs / 1000).toFixed(1)} s`, 'first start → last run finished');
   row('total time', `${(s.totalMs / 1000).toFixed(1)} s`, `${s.machine.cpus} CPUs, load ${s.machine.loadAvg1mAtStart.toFixed(2)} at start`);
@@ -87,6 +100,12 @@ export function printReport(s: Summary): boolean {
     kills.push([i + 1, `${k.kill.name}#${k.kill.generation} (${k.kill.pid})`, `+${((k.kill.killedAt - t0) / 1000).toFixed(1)} s`, k.orphaned, k.unrecovered > 0 ? `${k.unrecovered} never claimed` : `${k.recoveryMs} ms`, `${k.maxPickupAfterExpiryMs} ms`]),
   );
   if (s.recovery.perKill.length > 0) note(kills.toString());
+  const restarts = new Table({ head: ['restart', 'mode', 'at', 'down (stop → first session)', 'runs in flight', 'stall max / p50', 'resume after up', 'stuck'], style: { head: [], border: [] }, chars: compact });
+  const c0 = s.stalls.perRestart[0]?.restart.stopAt ?? 0;
+  for (const r of s.stalls.perRestart) {
+    restarts.push([r.restart.n, r.restart.mode, `+${((r.restart.stopAt - c0) / 1000).toFixed(1)} s`, `${r.restart.upAt - r.restart.stopAt} ms`, r.inFlight, `${r.maxStallMs} / ${r.p50StallMs} ms`, `${r.maxResumeAfterUpMs} ms`, r.stuck]);
+  }
+  if (s.stalls.perRestart.length > 0) note(restarts.toString());
 
   for (const i of invariants) note(`${i.ok ? 'PASS' : 'FAIL'}  ${i.name}: ${i.detail}`);
   for (const v of s.steps.violations.slice(0, 10)) note(`  violation: ${v}`);
@@ -104,11 +123,14 @@ export function printReport(s: Summary): boolean {
     params: {
       runs: s.config.runs, workers: s.config.workers, kill_every_ms: s.config.killEveryMs, rate_per_s: s.config.rate, concurrency: s.config.concurrency,
       lease_ms: s.config.leaseMs, heartbeat_ms: s.config.heartbeatMs, poll_ms: s.config.pollMs, seed: s.config.seed,
+      db_restarts: s.config.dbRestarts, db_down_ms: s.config.dbDownMs,
     },
     runs: s.runs.runs,
     completed: s.runs.completed,
     failed: s.runs.failed,
     non_terminal: s.runs.nonTerminal,
+    start_errors: s.runs.startErrors,
+    client_failures: s.runs.clientFailures,
     kills: s.kills,
     restarts: s.restarts,
     name_clashes: s.nameClashes,
@@ -127,6 +149,12 @@ export function printReport(s: Summary): boolean {
     recovery_bound_ms: s.recoveryBoundMs,
     recoveries_over_bound: r.overBound,
     max_claim_after_lease_expiry_ms: r.maxPickupAfterExpiryMs,
+    db_restarts: s.stalls.perRestart.map((r) => ({
+      mode: r.restart.mode, down_ms: r.restart.upAt - r.restart.stopAt, in_flight: r.inFlight, max_stall_ms: r.maxStallMs,
+      p50_stall_ms: r.p50StallMs, resume_after_up_ms: r.maxResumeAfterUpMs, stuck: r.stuck,
+    })),
+    max_stall_ms: s.stalls.maxStallMs,
+    max_resume_after_db_up_ms: s.stalls.maxResumeAfterUpMs,
     worker_error_lines: s.logs.errorLines,
     unexpected_worker_exits: s.unexpectedExits.length,
     chaos_s: Math.round(s.chaosMs / 100) / 10,
