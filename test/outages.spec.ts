@@ -10,7 +10,8 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { Client } from 'pg';
-import { DatabaseUnavailableError, Step, Workflow, WorkflowDefinition } from '@kagzi/nestjs';
+import { DatabaseUnavailableError, RunNotFoundError, Step, Workflow, WorkflowDefinition } from '@kagzi/nestjs';
+import { isConnectionFailure } from '../libs/kagzi/src/persistence/connection-failure';
 import { RunRepository } from '../libs/kagzi/src/persistence/run.repository';
 import { adminUrl, createTestDatabase, TestDatabase } from './support/database';
 import { bootKagzi, closeAllApps, delay, rejectionOf, sql } from './support/app';
@@ -207,5 +208,33 @@ describe('database outages', () => {
   it('rejects malformed connection options at boot', async () => {
     await expect(bootKagzi({ url: db.url, worker: false, retryAttempts: -1 })).rejects.toThrow(/options\.retryAttempts/);
     await expect(bootKagzi({ url: db.url, worker: false, reconnectTimeout: 'soon' as '1s' })).rejects.toThrow(/reconnectTimeout/);
+  });
+
+  it('retries only connection failures: what pg raises when the server is down, restarting or closed to sessions, not statement or configuration errors', () => {
+    const pgError = (code: string, message: string): Error => Object.assign(new Error(message), { code, severity: 'FATAL' });
+    const retried = [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5433'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+      new Error('Connection terminated unexpectedly'),
+      new Error('Client has encountered a connection error and is not queryable'),
+      pgError('57P01', 'terminating connection due to administrator command'),
+      pgError('57P03', 'the database system is starting up'),
+      pgError('08006', 'connection failure'),
+      pgError('53300', 'sorry, too many clients already'),
+      pgError('55000', 'database "orders" is not currently accepting connections'),
+      new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' })], ''),
+      Object.assign(new Error('Query failed'), { driverError: pgError('57P01', 'terminating connection due to administrator command') }),
+    ];
+    const answered = [
+      pgError('3D000', 'database "orders" does not exist'),
+      pgError('28P01', 'password authentication failed for user "app"'),
+      pgError('55000', 'currval of sequence "s" is not yet defined in this session'),
+      pgError('23505', 'duplicate key value violates unique constraint "workflow_runs_pkey"'),
+      new RunNotFoundError('No workflow run has id x'),
+      new DatabaseUnavailableError('gave up', { cause: pgError('57P01', 'terminating connection due to administrator command') }),
+      new Error('Cannot use a pool after calling end on the pool'),
+    ];
+    expect(retried.filter((e) => !isConnectionFailure(e)).map((e) => e.message)).toEqual([]);
+    expect(answered.filter((e) => isConnectionFailure(e)).map((e) => e.message)).toEqual([]);
   });
 });
