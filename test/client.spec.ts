@@ -833,6 +833,30 @@ describe('cancel reasons', () => {
     expect(await handle.status()).toBe('CANCELLED');
     expect(calls.get('Exporter.upload', jobId)).toBe(0);
   });
+
+  it('cancels with a reason containing NUL: CANCELLED, the reason stored without the NUL character', async () => {
+    const handle = await kagzi.client.start(SignupWorkflow, { email: 'nul-reason@example.com' }, { delay: '1h' });
+    await kagzi.client.cancel(handle.runId, 'duplicate\u0000order');
+
+    expect(await handle.status()).toBe('CANCELLED');
+    const err = await rejectionOf(handle.result({ timeout: '10s' }));
+    expect(err).toBeInstanceOf(WorkflowCancelledError);
+    const reason = (err as WorkflowCancelledError).reason ?? '';
+    expect(reason).not.toContain('\u0000');
+    expect(reason).toMatch(/^duplicate.*order$/);
+    expect((await kagzi.client.getRun(handle.runId)).error?.message).toBe(reason);
+  });
+
+  it('stores a very long reason capped, with a note saying so', async () => {
+    const handle = await kagzi.client.start(SignupWorkflow, { email: 'huge-reason@example.com' }, { delay: '1h' });
+    await kagzi.client.cancel(handle.runId, `why: ${'w'.repeat(100_000)}`);
+
+    expect(await handle.status()).toBe('CANCELLED');
+    const stored = (await kagzi.client.getRun(handle.runId)).error?.message ?? '';
+    expect(stored.startsWith('why: www')).toBe(true);
+    expect(stored.length).toBeLessThan(20_000);
+    expect(stored).toMatch(/truncated/);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ const HOUR = 60 * MINUTE;
  * (a 0 ms heartbeat commits hundreds of times a second and never claims), huge ones mean a crash is
  * never noticed. leaseDuration >= 2.5 x heartbeatInterval is checked on top of these.
  */
-export const WORKER_DURATION_BOUNDS = {
+const WORKER_DURATION_BOUNDS = {
   pollInterval: { min: 10, max: HOUR },
   leaseDuration: { min: 1_000, max: HOUR },
   heartbeatInterval: { min: 100, max: HOUR },
