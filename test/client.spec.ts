@@ -802,6 +802,18 @@ describe('start options that PostgreSQL could not take', () => {
   });
 });
 
+describe('workflow names that PostgreSQL could not take', () => {
+  it.each<[string, string, RegExp]>([
+    ['a 9,000-character name (it travels in a NOTIFY payload)', 'w'.repeat(9_000), /workflow name must be at most 200 characters; got 9000/],
+    ['a name containing NUL', 'Sign\u0000up', /workflow name must not contain NUL/],
+  ])('start() refuses %s with InvalidOptionsError', async (_label, name, message) => {
+    const err = await rejectionOf(kagzi.client.start(name, {}));
+    expect(err).toBeInstanceOf(InvalidOptionsError);
+    expect((err as Error).message).toMatch(message);
+    expect(await rejectionOf(kagzi.client.listVersions(name))).toBeInstanceOf(InvalidOptionsError);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // 14: cancel reasons of any length and content
 // ---------------------------------------------------------------------------------------------------

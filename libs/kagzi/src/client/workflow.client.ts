@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, Type } from '@nestjs/common
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { durationOption, toMilliseconds } from '../common/duration';
+import { nameProblem } from '../common/names';
 import { ResolvedKagziOptions, describeIssues } from '../common/resolve-options';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
@@ -215,7 +216,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   private nameOf(workflow: WorkflowRef<unknown, unknown>): string {
     if (typeof workflow === 'string') {
-      if (workflow.length === 0) throw new InvalidOptionsError('start(): the workflow name is empty');
+      this.assertName(workflow);
       return workflow;
     }
     if (typeof workflow === 'function') {
@@ -227,7 +228,8 @@ export class WorkflowClient implements OnApplicationBootstrap {
   }
 
   private assertName(name: string): void {
-    if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionsError('The workflow name must be a non-empty string');
+    const problem = nameProblem(name);
+    if (problem) throw new InvalidOptionsError(`The workflow name ${problem}`);
   }
 
   private assertVersion(version: number): void {

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit, Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { toMilliseconds } from '../common/duration';
+import { nameProblem } from '../common/names';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { runScopeStorage } from '../execution/run-scope.storage';
 import { StepDefinition } from '../execution/step-definition';
@@ -44,9 +45,8 @@ export class KagziExplorer implements OnModuleInit {
   }
 
   private registerWorkflow(metatype: Type<unknown>, name = metatype.name, version = 1, instance: WorkflowDefinition): void {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new InvalidOptionsError(`@Workflow on ${metatype.name}: name must be a non-empty string`);
-    }
+    const problem = nameProblem(name);
+    if (problem) throw new InvalidOptionsError(`@Workflow on ${metatype.name}: name ${problem}`);
     if (!Number.isInteger(version) || version < 1) {
       throw new InvalidOptionsError(`@Workflow on ${metatype.name}: version must be an integer >= 1; got ${String(version)}`);
     }
@@ -64,8 +64,11 @@ export class KagziExplorer implements OnModuleInit {
       if (typeof original !== 'function' || original[STEP_WRAPPER]) continue;
       const options = this.accessor.getStepOptions(original);
       if (!options) continue;
+      const stepName = options.name ?? `${metatype.name}.${methodName}`;
+      const problem = nameProblem(stepName);
+      if (problem) throw new InvalidOptionsError(`@Step on ${metatype.name}.${methodName}: name ${problem}`);
       const def: StepDefinition = {
-        name: options.name ?? `${metatype.name}.${methodName}`,
+        name: stepName,
         retry: options.retry,
         timeoutMs: options.timeout === undefined ? undefined : toMilliseconds(options.timeout, `@Step timeout on ${metatype.name}.${methodName}`),
       };
