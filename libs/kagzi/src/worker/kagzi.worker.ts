@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { leaseRenewable } from '../common/lease-timing';
+import { leaseDeadlineMs, leaseRenewable } from '../common/lease-timing';
 import { ResolvedKagziOptions, ResolvedWorkerOptions } from '../common/resolve-options';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
@@ -44,6 +44,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly delay = new WakeableDelay();
   private loopDone?: Promise<void>;
   private heartbeatTimer?: NodeJS.Timeout;
+  private leaseDeadlineTimer?: NodeJS.Timeout;
   private readonly wakeTimers = new Set<NodeJS.Timeout>();
   private served: ServedPairs = { names: [], versions: [] };
   private unsubscribe: Array<() => void> = [];
@@ -110,6 +111,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.currentState = 'RUNNING';
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), options.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
+    this.armLeaseDeadline(options);
     this.loopDone = this.loop(options);
     const pairs = this.served.names.map((n, i) => `${n}@${this.served.versions[i]}`).join(', ') || 'none';
     this.logger.log(`Worker ${options.name} started (concurrency ${options.concurrency}, serving ${pairs})`);
@@ -197,6 +199,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private stopTimers(): void {
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.leaseDeadlineTimer);
     for (const t of this.wakeTimers) clearTimeout(t);
     this.wakeTimers.clear();
     for (const off of this.unsubscribe) off();
@@ -277,11 +280,6 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const options = this.options;
     if (!options || (this.currentState !== 'RUNNING' && this.currentState !== 'DRAINING')) return;
     const held = [...this.held.values()];
-    // Leases run from when the last successful heartbeat was sent. If this one cannot land before
-    // they expire (heartbeats failing or hanging), stop the runs here rather than race a new owner.
-    if (!this.leasesRenewable(options)) {
-      for (const run of held) this.abortHeld(run, 'its lease could not be renewed before expiry');
-    }
     if (this.heartbeatInFlight) return; // a hanging heartbeat is not stacked with more
     this.heartbeatInFlight = true;
     const sentAt = Date.now();
@@ -292,6 +290,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
         options.leaseDurationMs,
       );
       this.lastRenewalSentAt = sentAt;
+      this.armLeaseDeadline(options);
       this.lastHeartbeatAt = new Date();
       for (const run of held) {
         if (!extended.has(run.lease.runId) && this.held.get(run.lease.runId) === run) {
@@ -311,7 +310,20 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  /** Whether a heartbeat sent now can still renew the leases before they expire (see lease-timing.ts). */
+  /**
+   * Leases run from when the last successful heartbeat was sent. If no heartbeat renews them by the
+   * deadline (heartbeats failing or hanging), stop the runs here rather than race a new owner.
+   */
+  private armLeaseDeadline(options: ResolvedWorkerOptions): void {
+    clearTimeout(this.leaseDeadlineTimer);
+    const deadline = (this.lastRenewalSentAt ?? this.startedAt) + leaseDeadlineMs(options.heartbeatIntervalMs, options.leaseDurationMs);
+    this.leaseDeadlineTimer = setTimeout(() => {
+      for (const run of this.held.values()) this.abortHeld(run, 'its lease could not be renewed before expiry');
+    }, Math.max(0, deadline - Date.now()));
+    this.leaseDeadlineTimer.unref();
+  }
+
+  /** Whether a heartbeat sent now can still renew the leases before the deadline (see lease-timing.ts). */
   private leasesRenewable(options: ResolvedWorkerOptions): boolean {
     return leaseRenewable(Date.now() - (this.lastRenewalSentAt ?? this.startedAt), options.heartbeatIntervalMs, options.leaseDurationMs);
   }
