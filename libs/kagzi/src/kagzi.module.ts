@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { RunOutcomeWaiter } from './client/run-outcome.waiter';
@@ -14,6 +14,7 @@ import { KagziModuleOptions } from './interfaces/kagzi-options.interface';
 import { KAGZI_RESOLVED_OPTIONS } from './kagzi.constants';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE } from './kagzi.module-definition';
 import { KagziDatabase } from './persistence/kagzi-database';
+import { connectWithRetry } from './persistence/connection-retry';
 import { NotificationListener } from './persistence/notification.listener';
 import { RunRepository } from './persistence/run.repository';
 import { KagziWorker } from './worker/kagzi.worker';
@@ -30,12 +31,13 @@ import { KagziWorker } from './worker/kagzi.worker';
     { provide: RunRepository, useFactory: (db: KagziDatabase) => new RunRepository(db), inject: [KagziDatabase] },
     {
       provide: NotificationListener,
-      useFactory: async (db: KagziDatabase) => {
+      useFactory: async (db: KagziDatabase, options: ResolvedKagziOptions) => {
         const listener = new NotificationListener(db);
-        await listener.start();
+        // The database answered a moment ago (open() waited for it), but may be restarting right now.
+        await connectWithRetry(() => listener.start(), { ...options, logger: new Logger('Kagzi') });
         return listener;
       },
-      inject: [KagziDatabase],
+      inject: [KagziDatabase, KAGZI_RESOLVED_OPTIONS],
     },
     {
       provide: WorkflowRunner,

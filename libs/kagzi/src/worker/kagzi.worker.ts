@@ -8,6 +8,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { RunExecution } from '../execution/run-execution';
 import { WorkflowRunner } from '../execution/workflow.runner';
 import { KAGZI_RESOLVED_OPTIONS, KAGZI_VERSION } from '../kagzi.constants';
+import { ConnectionRetry } from '../persistence/connection-retry';
 import { NotificationListener } from '../persistence/notification.listener';
 import { ClaimedRunRow } from '../persistence/run.rows';
 import { Lease, RunRepository, ServedPairs } from '../persistence/run.repository';
@@ -36,6 +37,7 @@ interface HeldRun {
 export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Kagzi');
   private readonly options: ResolvedWorkerOptions | false;
+  private readonly reconnectTimeoutMs: number;
   private currentState: WorkerState = 'CREATED';
   /** Every run this worker has claimed, from the claim on (its steps may still be loading). */
   private readonly held = new Map<string, HeldRun>();
@@ -69,6 +71,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly runner: WorkflowRunner,
   ) {
     this.options = options.worker;
+    this.reconnectTimeoutMs = options.reconnectTimeoutMs;
   }
 
   get state(): WorkerState {
@@ -99,8 +102,10 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
     this.served = this.servedPairs(options);
     this.startedAt = Date.now();
-    await this.repository.registerVersions(this.served, true);
-    await this.register(options);
+    // A database that restarts while the app boots is waited for, as open() waits for it.
+    const retry = new ConnectionRetry(this.reconnectTimeoutMs);
+    await retry.run('recording the served versions at boot', () => this.repository.registerVersions(this.served, true));
+    await retry.run('registering the worker', () => this.register(options));
     this.unsubscribe.push(
       this.notifications.onWakeup(() => this.delay.wake()),
       // A run this worker holds was cancelled: stop it here too. (Its own completion notifies as well.)
