@@ -1043,3 +1043,103 @@ describe('10-13: what is stored from an error, and payloads too deep to store', 
     });
   });
 });
+
+// ---------------------------------------------------------------------------------------------------
+// 14: values and hooks that break error handling itself
+// ---------------------------------------------------------------------------------------------------
+
+/** Thrown from many places, as shared error constants are: frozen. */
+const DECLINED = Object.freeze(new PermanentError('card declined (shared constant)', { code: 'DECLINED' }));
+
+/** A thrown value whose every trap throws: nothing about it can be read. */
+function unreadable(): unknown {
+  const boom = (): never => {
+    throw new Error('trap');
+  };
+  return new Proxy({}, { get: boom, has: boom, getPrototypeOf: boom, ownKeys: boom, getOwnPropertyDescriptor: boom });
+}
+
+/** What the workflow's catch saw for the frozen constant, per run (first run and replay). */
+const frozenSeen = new Map<string, Array<{ permanent: boolean; code?: string; name: string }>>();
+
+@Injectable()
+class HostileSteps {
+  @Step({ name: 'Hostile.plain' })
+  async plain(id: string): Promise<string> {
+    enter('Hostile.plain', id);
+    throw new Error(`plain failure ${id}`);
+  }
+
+  @Step({ name: 'Hostile.frozen' })
+  async frozen(id: string): Promise<string> {
+    enter('Hostile.frozen', id);
+    throw DECLINED;
+  }
+}
+
+type HostileScenario = 'hook' | 'proxy' | 'frozen';
+
+@Workflow({ name: 'Hostile.Scenario' })
+class HostileWorkflow implements WorkflowDefinition<{ id: string; scenario: HostileScenario }, string> {
+  constructor(private readonly steps: HostileSteps) {}
+
+  async run(input: { id: string; scenario: HostileScenario }, ctx: WorkflowContext): Promise<string> {
+    calls.bump('Hostile.run', input.id);
+    if (input.scenario === 'hook') return this.steps.plain(input.id);
+    if (input.scenario === 'proxy') throw unreadable();
+    try {
+      return await this.steps.frozen(input.id);
+    } catch (err: unknown) {
+      frozenSeen.set(input.id, [
+        ...(frozenSeen.get(input.id) ?? []),
+        { permanent: err instanceof PermanentError, code: (err as StepError).code, name: (err as Error).name },
+      ]);
+      await ctx.sleep('200ms'); // parks: the catch runs again on replay, from the stored failure
+      return 'declined';
+    }
+  }
+}
+
+describe('14: values and hooks that break error handling itself', () => {
+  let kagzi: KagziTestApp;
+
+  beforeAll(async () => {
+    kagzi = await bootKagzi({
+      url: db.url,
+      providers: [HostileSteps, HostileWorkflow],
+      // a buggy hook: plain Errors have no `response`
+      classifyError: (err) => ((err as { response: { status: number } }).response.status >= 500 ? ErrorKind.ServiceUnavailable : undefined),
+    });
+  });
+
+  afterAll(() => kagzi?.close());
+
+  it('a classifyError hook that throws counts as no answer: the step fails once, classified by the built-in rules', async () => {
+    const handle = await kagzi.client.start(HostileWorkflow, { id: 'hook-14a', scenario: 'hook' });
+    const failure = await failureOf(handle);
+    expect(failure.error).toMatchObject({ message: 'plain failure hook-14a', kind: ErrorKind.Unknown, stepName: 'Hostile.plain' });
+    expect(calls.get('Hostile.plain', 'hook-14a')).toBe(1);
+    expect(calls.get('Hostile.run', 'hook-14a')).toBe(1);
+  });
+
+  it('run() throwing a value that cannot be read fails the run once with an error that says so', async () => {
+    const handle = await kagzi.client.start(HostileWorkflow, { id: 'proxy-14b', scenario: 'proxy' });
+    const failure = await failureOf(handle);
+    expect(failure.error.message).toMatch(/^A value was thrown that could not be read: trap$/);
+    expect(calls.get('Hostile.run', 'proxy-14b')).toBe(1);
+    const [run] = await sql<{ lease_epoch: number }>(db.url, 'select lease_epoch from kagzi.workflow_runs where id = $1', [handle.runId]);
+    expect(run.lease_epoch).toBe(1);
+  });
+
+  it('a step throwing a frozen PermanentError: its failure is recorded, the catch sees the same error on replay, the body ran once', async () => {
+    const handle = await kagzi.client.start(HostileWorkflow, { id: 'frozen-14c', scenario: 'frozen' });
+    expect(await handle.result({ timeout: '10s' })).toBe('declined');
+    expect(calls.get('Hostile.frozen', 'frozen-14c')).toBe(1);
+    expect(calls.get('Hostile.run', 'frozen-14c')).toBe(2);
+    expect(frozenSeen.get('frozen-14c')).toEqual([
+      { permanent: true, code: 'DECLINED', name: 'PermanentError' },
+      { permanent: true, code: 'DECLINED', name: 'PermanentError' },
+    ]);
+    expect(Object.isFrozen(DECLINED) && DECLINED.stepName).toBe(''); // the shared constant itself is untouched
+  });
+});

@@ -24,7 +24,7 @@ const MAX_DEPTH = 5;
  * AbortError/TimeoutError; the same rules on the `cause` chain; else UNKNOWN (retryable).
  */
 export function classifyError(err: unknown, hook?: ClassifyErrorHook): Classification {
-  const fromHook = hook?.(err);
+  const fromHook = consult(hook, err);
   if (fromHook !== undefined && isErrorKind(fromHook)) return { kind: fromHook, retryAfterMs: retryAfterOf(err) };
   if (err instanceof StepError) return { kind: err.kind, retryAfterMs: err.retryAfterMs };
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < MAX_DEPTH; e = causeOf(e), depth++) {
@@ -32,6 +32,15 @@ export function classifyError(err: unknown, hook?: ClassifyErrorHook): Classific
     if (found) return found;
   }
   return { kind: ErrorKind.Unknown };
+}
+
+/** The hook's answer; a hook that throws (a bug in it) counts as no answer, so the built-in rules decide. */
+function consult(hook: ClassifyErrorHook | undefined, err: unknown): ErrorKind | undefined {
+  try {
+    return hook?.(err);
+  } catch {
+    return undefined;
+  }
 }
 
 function classifyOne(err: unknown): Classification | undefined {

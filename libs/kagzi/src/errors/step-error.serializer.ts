@@ -7,16 +7,27 @@ import { codeOf, fieldOf, messageOf, nameOf, stackOf } from './thrown-value';
 
 const MAX_CAUSE_DEPTH = 5;
 
-/** Turns anything a step threw into a {@link StepError} that carries the step name and attempt. */
-export function toStepError(
-  err: unknown,
-  where: { stepName: string; attempt: number },
-  hook?: ClassifyErrorHook,
-): StepError {
+/**
+ * Turns anything a step threw into a {@link StepError} that carries the step name and attempt. It
+ * never throws: a value that cannot even be read (a Proxy whose traps throw) becomes a StepError
+ * that says so, so the step's failure is always recorded.
+ */
+export function toStepError(err: unknown, where: { stepName: string; attempt: number }, hook?: ClassifyErrorHook): StepError {
+  try {
+    return convert(err, where, hook);
+  } catch (failure: unknown) {
+    const unreadable = new StepError(`A value was thrown that could not be read: ${messageOf(failure)}`, { kind: ErrorKind.Unknown });
+    unreadable.stepName = where.stepName;
+    unreadable.attempt = where.attempt;
+    return unreadable;
+  }
+}
+
+function convert(err: unknown, where: { stepName: string; attempt: number }, hook?: ClassifyErrorHook): StepError {
   const { kind, retryAfterMs } = classifyError(err, hook);
   const stepError =
     err instanceof StepError
-      ? err
+      ? writable(err)
       : new StepError(messageOf(err), { kind, cause: err, code: codeOf(err) });
   // What the workflow catches on its first run is what a replay rebuilds from storage: the same
   // message and the same (JSON-safe, redacted) context.
@@ -39,6 +50,17 @@ export function toStepError(
  * context is made JSON-safe, redacted and bounded (see {@link toStorableContext}), and from other
  * thrown values only name, message, code and stack are kept, never their other fields.
  */
+/** A frozen StepError (a shared constant thrown from many places) is copied, prototype and all, so it can carry this failure's place. */
+function writable(err: StepError): StepError {
+  if (Object.isExtensible(err) && !Object.isFrozen(err)) return err;
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as StepError;
+  for (const key of Reflect.ownKeys(err)) {
+    const descriptor = Object.getOwnPropertyDescriptor(err, key);
+    if (descriptor) Object.defineProperty(copy, key, 'value' in descriptor ? { ...descriptor, writable: true, configurable: true } : { ...descriptor, configurable: true });
+  }
+  return copy;
+}
+
 export function serializeStepError(err: StepError, depth = 0): SerializedStepError {
   try {
     return serializeOne(err, depth);
