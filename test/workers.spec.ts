@@ -754,4 +754,30 @@ describe('workers: registry, heartbeats, drain, crash detection, health', () => 
     expect(run.lease_epoch).toBe(1); // never claimed again
     expect(error.mock.calls.filter(([m]) => /execution failed unexpectedly|database error while/.test(String(m)))).toEqual([]);
   });
+  it('at the boundary (lease 2.5 s, heartbeat 1 s) a run survives a failed heartbeat: not stopped, its step body ran once', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const kagzi = await bootKagzi({ url: db.url, providers: PROVIDERS, worker: { name: 'edge', leaseDuration: '2500ms', heartbeatInterval: '1s' } });
+    const parcel = hold('edge-p1');
+    const handle = await kagzi.client.start(ParcelWorkflow, { parcelId: 'edge-p1' });
+    await parcel.entered;
+    const heartbeats = async (): Promise<number> => (await sql<{ at: Date }>(db.url, "select last_heartbeat_at as at from kagzi.workers where name = 'edge'"))[0].at.getTime();
+    const seen = await heartbeats();
+    await waitFor('a heartbeat', async () => (await heartbeats()) > seen, 3_000, 10);
+    await delay(700); // the next tick comes 300 ms into the outage
+    await withAdmin(async (admin) => {
+      await admin.query(`alter database ${admin.escapeIdentifier(db.name)} allow_connections false`);
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [db.name]);
+    });
+    try {
+      await delay(700);
+    } finally {
+      await withAdmin((admin) => admin.query(`alter database ${admin.escapeIdentifier(db.name)} allow_connections true`));
+    }
+    await delay(2_500); // past the lease the failed heartbeat would have renewed
+    expect(warn.mock.calls.filter(([m]) => /heartbeat failed/.test(String(m))).length).toBeGreaterThanOrEqual(1);
+    expect(signals.get('edge-p1')![0].aborted).toBe(false);
+    parcel.release();
+    expect(await handle.result({ timeout: '5s' })).toBe('delivered:edge-p1');
+    expect(executions.get('Courier.deliver', 'edge-p1')).toBe(1);
+  });
 });

@@ -8,6 +8,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { RunExecution } from '../execution/run-execution';
 import { WorkflowRunner } from '../execution/workflow.runner';
 import { KAGZI_RESOLVED_OPTIONS, KAGZI_VERSION } from '../kagzi.constants';
+import { isConnectionFailure } from '../persistence/connection-failure';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { NotificationListener } from '../persistence/notification.listener';
 import { ClaimedRunRow } from '../persistence/run.rows';
@@ -57,6 +58,10 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   /** When the last heartbeat that renewed the leases was sent (leases are counted from the statement). */
   private lastRenewalSentAt?: number;
   private heartbeatInFlight = false;
+  /** A heartbeat failed: it is tried again before the next tick. */
+  private heartbeatRetryTimer?: NodeJS.Timeout;
+  /** Claims fail because the database is unreachable (logged once until they work again). */
+  private claimFailing = false;
   private lastPollAt?: Date;
   private lastHeartbeatAt?: Date;
   private readyResolve!: () => void;
@@ -205,6 +210,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private stopTimers(): void {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.leaseDeadlineTimer);
+    clearTimeout(this.heartbeatRetryTimer);
     for (const t of this.wakeTimers) clearTimeout(t);
     this.wakeTimers.clear();
     for (const off of this.unsubscribe) off();
@@ -224,6 +230,8 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       if (free > 0 && this.leasesRenewable(options)) {
         try {
           const claimed = await this.repository.claimRuns(options.name, this.served, free, options.leaseDurationMs);
+          if (this.claimFailing) this.logger.log(`Worker ${options.name}: claiming works again`);
+          this.claimFailing = false;
           this.lastPollAt = new Date();
           for (const row of claimed) this.launch(row);
           if (claimed.length === free) continue;
@@ -235,7 +243,13 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
           }
         } catch (err: unknown) {
           if (this.currentState !== 'RUNNING') break;
-          this.logger.error(`Worker ${options.name}: claiming failed, retrying in ${options.pollIntervalMs} ms: ${String(err)}`);
+          // An outage fails every poll: say so once, at WARN (it passes); anything else is a fault, at ERROR each time.
+          if (!isConnectionFailure(err)) {
+            this.logger.error(`Worker ${options.name}: claiming failed, retrying in ${options.pollIntervalMs} ms: ${String(err)}`);
+          } else if (!this.claimFailing) {
+            this.logger.warn(`Worker ${options.name}: database unreachable, claiming paused; retrying every ${options.pollIntervalMs} ms: ${String(err)}`);
+          }
+          this.claimFailing = isConnectionFailure(err);
         }
       }
       if (this.currentState !== 'RUNNING') break;
@@ -303,7 +317,12 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
         }
       }
     } catch (err: unknown) {
-      this.logger.warn(`Worker ${options.name}: heartbeat failed (${String(err)}); retrying in ${options.heartbeatIntervalMs} ms`);
+      // A blip must not cost the leases: try again a quarter interval later, not only at the next tick.
+      const retryMs = Math.ceil(options.heartbeatIntervalMs / 4);
+      this.logger.warn(`Worker ${options.name}: heartbeat failed (${String(err)}); retrying in ${retryMs} ms`);
+      clearTimeout(this.heartbeatRetryTimer);
+      this.heartbeatRetryTimer = setTimeout(() => void this.heartbeat(), retryMs);
+      this.heartbeatRetryTimer.unref();
     } finally {
       this.heartbeatInFlight = false;
     }
