@@ -581,6 +581,8 @@ describe('KagziModule.forRoot options', () => {
     ['pollInterval: Infinity', { worker: { pollInterval: Infinity } }, /worker\.pollInterval: must be a finite, non-negative duration/],
     ["pollInterval: ''", { worker: { pollInterval: '' as '1s' } }, /worker\.pollInterval: must be a number of milliseconds or a string like/],
     ["leaseDuration: 'soon'", { worker: { leaseDuration: 'soon' as '1s' } }, /worker\.leaseDuration: must be a number of milliseconds or a string like/],
+    ["retryDelay: '30 days'", { retryDelay: '30 days' }, /options\.retryDelay: must be at most 10m/],
+    ["reconnectTimeout: '2h'", { reconnectTimeout: '2h' }, /options\.reconnectTimeout: must be at most 1h/],
   ])('fails at boot with InvalidOptionsError naming the option (%s)', async (_label, options, names) => {
     const err = await rejectionOf(bootKagzi({ url: db.url, ...options }));
     expect(err).toBeInstanceOf(InvalidOptionsError);
@@ -793,12 +795,30 @@ describe('start options that PostgreSQL could not take', () => {
     ['delay: -1', { delay: -1 }, /options\.delay: must be a finite, non-negative duration/],
     ['delay: NaN', { delay: NaN }, /options\.delay: must be a finite, non-negative duration/],
     ["delay: ''", { delay: '' as Duration }, /options\.delay: must be a number of milliseconds or a string like/],
+    ['an idempotencyKey with a lone surrogate (stored as U+FFFD, it would match other keys)', { idempotencyKey: 'key\ud800' }, /options\.idempotencyKey: must be well-formed Unicode/],
+    ['version: 2 ** 31 (above PostgreSQL integer)', { version: 2 ** 31 }, /options\.version/],
   ])('refuses %s with InvalidOptionsError naming the option, inserting nothing', async (_label, options, names) => {
     const before = await signups();
     const err = await rejectionOf(kagzi.client.start(SignupWorkflow, { email: 'refused@example.com' }, options));
     expect(err).toBeInstanceOf(InvalidOptionsError);
     expect((err as Error).message).toMatch(names);
     expect(await signups()).toBe(before);
+  });
+});
+
+describe('filters and arguments that PostgreSQL could not take', () => {
+  it.each<[string, () => Promise<unknown>, RegExp]>([
+    ['listRuns({ name }) with NUL', () => kagzi.client.listRuns({ name: 'Sign\u0000up' }), /filter\.name: must not contain NUL/],
+    ['countWorkflows({ name }) with NUL', () => kagzi.client.countWorkflows({ name: 'Sign\u0000up' }), /filter\.name: must not contain NUL/],
+    ['listRuns({ createdAfter }) at the edge of JavaScript dates', () => kagzi.client.listRuns({ createdAfter: new Date(-8.64e15) }), /filter\.createdAfter: must be a date between/],
+    ['listRuns({ version: 2 ** 31 })', () => kagzi.client.listRuns({ version: 2 ** 31 }), /filter\.version/],
+    ['setDefaultVersion(name, 2 ** 40)', () => kagzi.client.setDefaultVersion('Signup', 2 ** 40), /integer from 1 to 2147483647/],
+    ['deprecateVersion(name, 2 ** 40)', () => kagzi.client.deprecateVersion('Signup', 2 ** 40), /integer from 1 to 2147483647/],
+    ['cancel(id, reason) with a reason that is not a string', () => kagzi.client.cancel(UNKNOWN_RUN_ID, { toString: () => 'x' } as unknown as string), /reason must be a string/],
+  ])('%s: InvalidOptionsError, not a raw database error', async (_label, call, message) => {
+    const err = await rejectionOf(call());
+    expect(err).toBeInstanceOf(InvalidOptionsError);
+    expect((err as Error).message).toMatch(message);
   });
 });
 

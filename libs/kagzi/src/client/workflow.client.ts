@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, Type } from '@nestjs/common
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { durationOption, toMilliseconds } from '../common/duration';
-import { nameProblem } from '../common/names';
+import { nameProblem, textProblem } from '../common/names';
 import { ResolvedKagziOptions, describeIssues } from '../common/resolve-options';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
@@ -26,14 +26,27 @@ import { InsertRunResult } from '../persistence/run.rows';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { WorkflowHandle } from './workflow.handle';
 
+/** Versions are PostgreSQL integers. */
+const MAX_VERSION = 2 ** 31 - 1;
+const versionSchema = z.number().int().min(1).max(MAX_VERSION);
+const nameSchema = z.string().superRefine((name, ctx) => {
+  const problem = nameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+/** timestamptz holds years 4713 BC to 294276 AD; a JavaScript Date reaches further. */
+const dateSchema = z.date().refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must be a date between the years 1 and 9999');
+
 const startOptionsSchema = z
   .object({
-    version: z.number().int().min(1).optional(),
+    version: versionSchema.optional(),
     idempotencyKey: z
       .string()
       .min(1)
       .max(512)
-      .refine((key) => !key.includes(String.fromCharCode(0)), 'must not contain NUL characters (PostgreSQL text cannot store them)')
+      .superRefine((key, ctx) => {
+        const problem = textProblem(key);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
     // At most 100 years: beyond that PostgreSQL cannot compute the due time.
     delay: durationOption().optional(),
@@ -43,11 +56,11 @@ const startOptionsSchema = z
 const statusSchema = z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]]);
 const listSchema = z
   .object({
-    name: z.string().min(1).optional(),
-    version: z.number().int().min(1).optional(),
+    name: nameSchema.optional(),
+    version: versionSchema.optional(),
     status: z.union([statusSchema, z.array(statusSchema)]).optional(),
-    createdAfter: z.date().optional(),
-    createdBefore: z.date().optional(),
+    createdAfter: dateSchema.optional(),
+    createdBefore: dateSchema.optional(),
     limit: z.number().int().min(1).max(1000).optional(),
     cursor: z.string().min(1).optional(),
   })
@@ -205,6 +218,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
    */
   async cancel(runId: string, reason?: string): Promise<void> {
     this.assertRunId(runId);
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidOptionsError(`cancel(): the reason must be a string; got ${typeof reason}`);
     const error = new StepError(reason ?? 'cancelled', { kind: ErrorKind.Cancelled });
     error.retryable = false;
     // Safe to repeat: an attempt whose reply was lost cancelled the run, and the retry then finds it finished.
@@ -233,7 +247,9 @@ export class WorkflowClient implements OnApplicationBootstrap {
   }
 
   private assertVersion(version: number): void {
-    if (!Number.isInteger(version) || version < 1) throw new InvalidOptionsError(`A workflow version is an integer >= 1; got ${String(version)}`);
+    if (!Number.isInteger(version) || version < 1 || version > MAX_VERSION) {
+      throw new InvalidOptionsError(`A workflow version is an integer from 1 to ${MAX_VERSION}; got ${String(version)}`);
+    }
   }
 
   private assertRunId(runId: string): void {

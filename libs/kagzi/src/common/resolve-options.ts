@@ -51,9 +51,6 @@ const WORKER_DURATION_BOUNDS = {
   retention: { min: MINUTE },
 } as const satisfies Record<string, DurationBounds>;
 
-/** Any Duration (finite, non-negative, at most 100 years). */
-const duration = durationOption({});
-
 const workerSchema = z
   .object({
     name: z.string('must be a string').min(1, 'must not be empty').optional(),
@@ -93,8 +90,9 @@ const schema = z
     classifyError: z.custom<ClassifyErrorHook>((v) => typeof v === 'function', 'must be a function').optional(),
     maxPayloadBytes: z.number().int().min(1).optional(),
     retryAttempts: z.number().int().min(0).max(1_000).optional(),
-    retryDelay: duration.optional(),
-    reconnectTimeout: duration.optional(),
+    // A boot that waits days for its database, or a call that hangs for one, is a misconfiguration.
+    retryDelay: durationOption({ max: 10 * MINUTE }).optional(),
+    reconnectTimeout: durationOption({ max: HOUR }).optional(),
   })
   .strict();
 

@@ -47,8 +47,8 @@ export class KagziExplorer implements OnModuleInit {
   private registerWorkflow(metatype: Type<unknown>, name = metatype.name, version = 1, instance: WorkflowDefinition): void {
     const problem = nameProblem(name);
     if (problem) throw new InvalidOptionsError(`@Workflow on ${metatype.name}: name ${problem}`);
-    if (!Number.isInteger(version) || version < 1) {
-      throw new InvalidOptionsError(`@Workflow on ${metatype.name}: version must be an integer >= 1; got ${String(version)}`);
+    if (!Number.isInteger(version) || version < 1 || version > 2 ** 31 - 1) {
+      throw new InvalidOptionsError(`@Workflow on ${metatype.name}: version must be an integer from 1 to 2147483647; got ${String(version)}`);
     }
     if (typeof instance.run !== 'function') {
       throw new InvalidOptionsError(`@Workflow class ${metatype.name} has no run(input, ctx) method`);
