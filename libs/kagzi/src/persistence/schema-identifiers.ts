@@ -6,8 +6,16 @@ import { createHash } from 'node:crypto';
  * is cut. A short hash of the schema keeps names of different schemas apart and every name short.
  */
 function schemaTag(schema: string): string {
-  return createHash('sha1').update(schema).digest('hex').slice(0, 10);
+  let tag = tags.get(schema);
+  if (tag === undefined) {
+    tag = createHash('sha1').update(schema).digest('hex').slice(0, 10);
+    tags.set(schema, tag);
+  }
+  return tag;
 }
+
+/** Statement names are built for every query: hash each schema once. */
+const tags = new Map<string, string>();
 
 /** The prepared-statement name of statement `name` for `schema`: `k<hash>_<name>`, at most 63 bytes. */
 export function statementName(schema: string, name: string): string {
