@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Client, Pool } from 'pg';
 import type { NotificationListener } from '../../../libs/kagzi/src/persistence/notification.listener';
+import { statementName } from '../../../libs/kagzi/src/persistence/schema-identifiers';
 
 /** One statement sent through the library's pool. Times are `performance.now()` ms. */
 export interface QueryRecord {
@@ -118,7 +119,7 @@ export class QueryProbe {
       name = config.name;
       text = config.text ?? '';
     }
-    const prefix = `${this.schema}_`;
+    const prefix = statementName(this.schema, '');
     if (name?.startsWith(prefix)) name = name.slice(prefix.length);
     return {
       name: name ?? text.trim().split(/\s+/).slice(0, 3).join(' '),
