@@ -3,6 +3,7 @@ import { KagziStepAttempts1764100000002 } from './1764100000002-kagzi-step-attem
 import { KagziParallelGroups1764100000003 } from './1764100000003-kagzi-parallel-groups';
 import { KagziVersions1764100000004 } from './1764100000004-kagzi-versions';
 import { KagziWorkers1764100000005 } from './1764100000005-kagzi-workers';
+import { KagziSharedRules1764100000006 } from './1764100000006-kagzi-shared-rules';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -11,4 +12,5 @@ export const KAGZI_MIGRATIONS = [
   KagziParallelGroups1764100000003,
   KagziVersions1764100000004,
   KagziWorkers1764100000005,
+  KagziSharedRules1764100000006,
 ];

@@ -20,3 +20,11 @@ export function textProblem(text: string): string | undefined {
   if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it contains a lone surrogate)';
   return undefined;
 }
+
+/**
+ * A (workflow, version) pair as one text, the way workers record what they serve (`workers.workflows`).
+ * The database builds the same text with `workflow_pair(name, version)` (migration 6).
+ */
+export function workflowPair(name: string, version: number): string {
+  return `${name}@${version}`;
+}

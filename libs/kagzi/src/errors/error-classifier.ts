@@ -1,6 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import { ErrorKind, isErrorKind } from './error-kind';
 import { StepError } from './step.error';
+import { MAX_CAUSE_DEPTH } from '../common/limits';
 
 export type ClassifyErrorHook = (err: unknown) => ErrorKind | undefined;
 
@@ -15,7 +16,6 @@ const NETWORK_CODES = new Set([
   'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'ESOCKETTIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET',
   'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
 ]);
-const MAX_DEPTH = 5;
 
 /**
  * The one place that decides what kind of failure a thrown value is, in this order: the module's
@@ -27,7 +27,7 @@ export function classifyError(err: unknown, hook?: ClassifyErrorHook): Classific
   const fromHook = consult(hook, err);
   if (fromHook !== undefined && isErrorKind(fromHook)) return { kind: fromHook, retryAfterMs: retryAfterOf(err) };
   if (err instanceof StepError) return { kind: err.kind, retryAfterMs: err.retryAfterMs };
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < MAX_DEPTH; e = causeOf(e), depth++) {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < MAX_CAUSE_DEPTH; e = causeOf(e), depth++) {
     const found = classifyOne(e);
     if (found) return found;
   }

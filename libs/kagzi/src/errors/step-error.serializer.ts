@@ -4,8 +4,8 @@ import { PermanentError, SerializedStepError, StepError, StepErrorClass, Transie
 import { toStorableContext } from './storable-context';
 import { STORED_ERROR_LIMITS, storableText } from './storable-text';
 import { codeOf, fieldOf, messageOf, nameOf, stackOf } from './thrown-value';
+import { MAX_CAUSE_DEPTH } from '../common/limits';
 
-const MAX_CAUSE_DEPTH = 5;
 
 /**
  * Turns anything a step threw into a {@link StepError} that carries the step name and attempt. It

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { DEAF_WORKER_GRACE_MS, DEAF_WORKER_POLLS, LIVE_WORKER_HEARTBEATS } from '../common/limits';
 import { ResolvedKagziOptions } from '../common/resolve-options';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { RunRepository } from '../persistence/run.repository';
@@ -46,11 +47,12 @@ export class KagziHealthIndicator {
     if (!worker) return indicator.up(details);
     if (snapshot.state !== 'RUNNING') return indicator.down({ ...details, reason: `worker is ${snapshot.state}` });
     const heartbeatAge = Date.now() - (snapshot.lastHeartbeatAt?.getTime() ?? 0);
-    if (heartbeatAge > 3 * worker.heartbeatIntervalMs) {
+    // The rule other workers apply to this one's row (worker_is_live()): past it, they may mark it LOST.
+    if (heartbeatAge > LIVE_WORKER_HEARTBEATS * worker.heartbeatIntervalMs) {
       return indicator.down({ ...details, reason: `no successful heartbeat for ${heartbeatAge} ms; leases may expire` });
     }
     const pollAge = Date.now() - (snapshot.lastPollAt?.getTime() ?? 0);
-    if (stats.due_backlog > 0 && pollAge > 3 * worker.pollIntervalMs + 1_000) {
+    if (stats.due_backlog > 0 && pollAge > DEAF_WORKER_POLLS * worker.pollIntervalMs + DEAF_WORKER_GRACE_MS) {
       return indicator.down({ ...details, reason: `worker loop has not run for ${pollAge} ms while ${stats.due_backlog} run(s) are due` });
     }
     return indicator.up(details);

@@ -1,4 +1,5 @@
 import { KagziError } from '../errors/kagzi.error';
+import { MAX_CAUSE_DEPTH } from '../common/limits';
 
 /**
  * Whether an error means "the database connection failed", as opposed to "the statement failed".
@@ -21,12 +22,11 @@ const PG_MESSAGES = [
   /^Query read timeout/,
 ];
 
-const MAX_DEPTH = 5;
 
 export function isConnectionFailure(err: unknown): boolean {
   // Kagzi's own errors are verdicts: a DatabaseUnavailableError already gave up retrying its cause.
   if (err instanceof KagziError) return false;
-  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < MAX_DEPTH; e = nextOf(e), depth++) {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < MAX_CAUSE_DEPTH; e = nextOf(e), depth++) {
     if (isOne(e)) return true;
     // net.connect to a name with several addresses (localhost: ::1 and 127.0.0.1) fails with an AggregateError
     if (e instanceof AggregateError && e.errors.some((inner) => isConnectionFailure(inner))) return true;

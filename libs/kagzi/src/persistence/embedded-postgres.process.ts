@@ -4,6 +4,7 @@ import { chmod, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { resolveEmbeddedPostgres } from './embedded-postgres.package';
 
 /** The OS user PostgreSQL runs as when this process is root (PostgreSQL refuses to run as root). */
 export interface OsUser {
@@ -26,7 +27,7 @@ const ENV = { ...process.env, LC_MESSAGES: 'C' };
 export async function postgresBinaries(): Promise<{ initdb: string; postgres: string }> {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   // an optional dependency of embedded-postgres: resolved from there, and only its path (the package is ESM)
-  const entry = require.resolve(`@embedded-postgres/${platform}-${process.arch}`, { paths: [dirname(require.resolve('embedded-postgres'))] });
+  const entry = require.resolve(`@embedded-postgres/${platform}-${process.arch}`, { paths: [dirname(resolveEmbeddedPostgres())] });
   const bin = join(dirname(entry), '..', 'native', 'bin');
   const exe = process.platform === 'win32' ? '.exe' : '';
   const binaries = { initdb: join(bin, `initdb${exe}`), postgres: join(bin, `postgres${exe}`) };

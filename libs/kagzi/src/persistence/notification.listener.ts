@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
+import { LISTEN_RECONNECT_DELAY_MS } from '../common/limits';
 import { RunStatus, TERMINAL_STATUSES } from '../interfaces/run.interface';
 import { KagziDatabase } from './kagzi-database';
 import { RunOutcomeRow } from './run.rows';
@@ -92,7 +93,7 @@ export class NotificationListener {
           this.client = client; // let the next failure schedule another attempt
           this.scheduleReconnect(client, e);
         });
-    }, 1000);
+    }, LISTEN_RECONNECT_DELAY_MS);
   }
 }
 

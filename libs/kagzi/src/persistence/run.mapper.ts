@@ -1,3 +1,4 @@
+import { isUuid } from '../common/ids';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { RunDetails, RunSummary, StepAttempt, StepDetails, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
@@ -61,8 +62,6 @@ function toStepDetails(row: StepRow, attempts: StepAttempt[] | undefined, serial
   return step;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Keyset cursor over (created_at, id); microseconds matter, so the timestamp travels as text. */
 export function encodeCursor(row: RunRow): string {
   return Buffer.from(JSON.stringify([row.cursor_at ?? row.created_at.toISOString(), row.id])).toString('base64url');
@@ -72,7 +71,7 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
     const validTime = typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')));
-    if (!validTime || typeof id !== 'string' || !UUID.test(id)) throw new Error('bad cursor');
+    if (!validTime || !isUuid(id)) throw new Error('bad cursor');
     return { createdAt, id };
   } catch {
     throw new InvalidOptionsError('listRuns(): cursor is not one returned by listRuns; pass nextCursor unchanged');

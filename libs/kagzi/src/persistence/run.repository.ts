@@ -80,11 +80,6 @@ export class RunRepository {
     };
   }
 
-  /** False once the DataSource was closed (the app is shutting down). */
-  isOpen(): boolean {
-    return this.db.dataSource.isInitialized;
-  }
-
   private run<R extends object>(name: keyof RunRepository['sql'], values: unknown[]): Promise<R[]> {
     return this.db.query<R & Record<string, unknown>>(name, this.sql[name], values);
   }

@@ -9,14 +9,14 @@ select
    where due_at <= now() and (workflow_name, workflow_version) in (select * from unnest($1::text[], $2::int[]))) as due_backlog,
   coalesce((
     select json_agg(pair order by pair) from (
-      select distinct r.workflow_name || '@' || r.workflow_version as pair
+      select distinct "${s}".workflow_pair(r.workflow_name, r.workflow_version) as pair
       from "${s}".workflow_runs r
       where r.due_at is not null
         and not exists (
           select 1 from "${s}".workers w
           where w.status = 'RUNNING'
-            and w.last_heartbeat_at > now() - 3 * w.heartbeat_interval_ms * interval '1 millisecond'
-            and (r.workflow_name || '@' || r.workflow_version) = any (w.workflows)
+            and "${s}".worker_is_live(w.last_heartbeat_at, w.heartbeat_interval_ms)
+            and "${s}".workflow_pair(r.workflow_name, r.workflow_version) = any (w.workflows)
         )
     ) unserved
   ), '[]'::json) as unserved`;

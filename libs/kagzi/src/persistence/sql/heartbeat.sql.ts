@@ -1,7 +1,7 @@
 /**
  * One heartbeat tick, one statement: this worker's row says it is alive (and how busy), the leases of
- * the runs it holds move to now() + lease (never cumulative), and workers whose heartbeat is older
- * than 3 of their intervals are marked LOST with an event (a concurrent tick elsewhere re-checks the
+ * the runs it holds move to now() + lease (never cumulative), and workers that are no longer live
+ * (`worker_is_live()`: no heartbeat for 3 of their intervals) are marked LOST with an event (a concurrent tick elsewhere re-checks the
  * row after the first one's update, so each loss is recorded once).
  * Runs missing from the result were lost (cancelled, or claimed by another worker after expiry).
  * $1 worker id, $2 owner name, $3 run ids, $4 epochs, $5 lease ms, $6 active runs, $7 status (RUNNING | DRAINING)
@@ -21,7 +21,7 @@ with me as (
 ), lost as (
   update "${s}".workers set status = 'LOST', stopped_at = now()
   where status in ('RUNNING','DRAINING') and id <> $1::uuid
-    and last_heartbeat_at < now() - 3 * heartbeat_interval_ms * interval '1 millisecond'
+    and not "${s}".worker_is_live(last_heartbeat_at, heartbeat_interval_ms)
   returning id, name, last_heartbeat_at
 ), lost_events as (
   insert into "${s}".worker_events (worker_id, worker_name, event_type, data)

@@ -1,6 +1,6 @@
 /**
  * Every registered version of $1 with what an operator needs before a deploy step: is it the
- * default, deprecated, served by a live worker (heartbeat within 3 of its intervals), and how many
+ * default, deprecated, served by a live worker (`worker_is_live()`), and how many
  * of its runs are still in flight, per status. $1 name
  */
 export const listVersionsSql = (s: string): string => `
@@ -11,8 +11,8 @@ select v.workflow_name, v.version, v.version = e.version as is_default, v.deprec
        exists (
          select 1 from "${s}".workers w
          where w.status = 'RUNNING'
-           and w.last_heartbeat_at > now() - 3 * w.heartbeat_interval_ms * interval '1 millisecond'
-           and (v.workflow_name || '@' || v.version) = any (w.workflows)
+           and "${s}".worker_is_live(w.last_heartbeat_at, w.heartbeat_interval_ms)
+           and "${s}".workflow_pair(v.workflow_name, v.version) = any (w.workflows)
        ) as served,
        coalesce((
          select json_object_agg(status, n) from (

@@ -8,7 +8,7 @@ export const registerWorkerSql = (s: string): string => `
 with stale as (
   update "${s}".workers set status = 'LOST', stopped_at = now()
   where name = $2::text and status in ('RUNNING','DRAINING')
-    and last_heartbeat_at < now() - 3 * heartbeat_interval_ms * interval '1 millisecond'
+    and not "${s}".worker_is_live(last_heartbeat_at, heartbeat_interval_ms)
   returning id, name, last_heartbeat_at
 ), stale_events as (
   insert into "${s}".worker_events (worker_id, worker_name, event_type, data)

