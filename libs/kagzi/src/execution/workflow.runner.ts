@@ -5,8 +5,7 @@ import { KagziError } from '../errors/kagzi.error';
 import { PermanentError, StepError } from '../errors/step.error';
 import { serializeStepError, toStepError } from '../errors/step-error.serializer';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
-import { RunRepository } from '../persistence/run.repository';
-import { ClaimedRunRow } from '../persistence/run.rows';
+import { ClaimedRun, RunRepository } from '../persistence/run.repository';
 import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { ExecutionStop, RunExecution } from './run-execution';
@@ -28,9 +27,8 @@ export class WorkflowRunner {
   ) {}
 
   /** Prepares the execution and returns it with a promise of its end (which never rejects). */
-  start(claim: ClaimedRunRow, owner: string): { execution: RunExecution; done: Promise<ExecutionStop | 'finished'> } {
-    const lease = { runId: claim.id, owner, epoch: claim.lease_epoch };
-    const execution = new RunExecution(lease, claim.workflow_name, claim.workflow_version, new Map(), {
+  start(claim: ClaimedRun): { execution: RunExecution; done: Promise<ExecutionStop | 'finished'> } {
+    const execution = new RunExecution(claim.lease, claim.workflowName, claim.version, new Map(), {
       repository: this.repository,
       serializer: this.serializer,
       classifyError: this.classifyError,
@@ -41,25 +39,25 @@ export class WorkflowRunner {
       // A write that gave up has already logged why and stopped the execution.
       const stop = execution.stopReason;
       if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
-      this.logger.error(`Run ${claim.id}: execution failed unexpectedly; it resumes when its lease expires: ${String(err)}`);
+      this.logger.error(`Run ${claim.lease.runId}: execution failed unexpectedly; it resumes when its lease expires: ${String(err)}`);
       execution.abort('unexpected error in the engine');
       return { kind: 'lost', reason: 'unexpected error in the engine' } as const;
     });
     return { execution, done };
   }
 
-  private async drive(claim: ClaimedRunRow, execution: RunExecution): Promise<ExecutionStop | 'finished'> {
-    const entry = this.registry.get(claim.workflow_name, claim.workflow_version);
+  private async drive(claim: ClaimedRun, execution: RunExecution): Promise<ExecutionStop | 'finished'> {
+    const entry = this.registry.get(claim.workflowName, claim.version);
     if (!entry) {
-      return this.fail(execution, new PermanentError(`Workflow ${claim.workflow_name} v${claim.workflow_version} is not registered in this worker`, { kind: ErrorKind.NotFound }));
+      return this.fail(execution, new PermanentError(`Workflow ${claim.workflowName} v${claim.version} is not registered in this worker`, { kind: ErrorKind.NotFound }));
     }
     // Epoch 1 is the first claim ever, so there is nothing recorded to load.
-    if (claim.lease_epoch > 1) await execution.restore();
+    if (claim.lease.epoch > 1) await execution.restore();
     let input: unknown;
     try {
       input = this.serializer.decode(claim.input);
     } catch (err: unknown) {
-      return this.fail(execution, toStepError(err, { stepName: `${claim.workflow_name}.run`, attempt: 1 }, this.classifyError));
+      return this.fail(execution, toStepError(err, { stepName: `${claim.workflowName}.run`, attempt: 1 }, this.classifyError));
     }
     const ctx = new WorkflowContextImpl(execution);
     const running = runScopeStorage
@@ -71,22 +69,22 @@ export class WorkflowRunner {
     if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
     const settled = first as Settled;
     if (settled.kind === 'threw') {
-      return this.fail(execution, toStepError(settled.error, { stepName: `${claim.workflow_name}.run`, attempt: 1 }, this.classifyError));
+      return this.fail(execution, toStepError(settled.error, { stepName: `${claim.workflowName}.run`, attempt: 1 }, this.classifyError));
     }
     let text: string;
     try {
-      text = this.serializer.encode(settled.value, `output of workflow "${claim.workflow_name}"`).text;
+      text = this.serializer.encode(settled.value, `output of workflow "${claim.workflowName}"`).text;
     } catch (err: unknown) {
       const error = new PermanentError(err instanceof Error ? err.message : String(err), {
         kind: ErrorKind.ValidationFailed,
         code: err instanceof KagziError ? err.code : undefined,
       });
-      error.stepName = `${claim.workflow_name}.run`;
+      error.stepName = `${claim.workflowName}.run`;
       return this.fail(execution, error);
     }
     const written = await execution.write('recording its completion', () => this.repository.finishRun(execution.lease, 'COMPLETED', text, null));
     if (!written) return this.lost(execution, 'its completion was refused');
-    this.logger.debug?.(`Run ${execution.runId} (${claim.workflow_name} v${claim.workflow_version}) completed`);
+    this.logger.debug?.(`Run ${execution.runId} (${claim.workflowName} v${claim.version}) completed`);
     return 'finished';
   }
 

@@ -1,4 +1,5 @@
 import { SerializedStepError } from '../errors/step.error';
+import { StoredPayload } from '../execution/payload.serializer';
 import { RunStatus } from '../interfaces/run.interface';
 import { KagziDatabase } from './kagzi-database';
 import { cancelRunSql } from './sql/cancel-run.sql';
@@ -42,6 +43,14 @@ export interface Lease {
   runId: string;
   owner: string;
   epoch: number;
+}
+
+/** A run this worker has just claimed, with the lease every later write for it carries. */
+export interface ClaimedRun {
+  lease: Lease;
+  workflowName: string;
+  version: number;
+  input: StoredPayload | null;
 }
 
 export interface ServedPairs {
@@ -95,8 +104,9 @@ export class RunRepository {
     return rows[0]?.id;
   }
 
-  claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number): Promise<ClaimedRunRow[]> {
-    return this.run<ClaimedRunRow>('claimRuns', [owner, served.names, served.versions, limit, leaseMs]);
+  async claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number): Promise<ClaimedRun[]> {
+    const rows = await this.run<ClaimedRunRow>('claimRuns', [owner, served.names, served.versions, limit, leaseMs]);
+    return rows.map((r) => ({ lease: { runId: r.id, owner, epoch: r.lease_epoch }, workflowName: r.workflow_name, version: r.workflow_version, input: r.input }));
   }
 
   loadSteps(runId: string): Promise<StoredStepRow[]> {
