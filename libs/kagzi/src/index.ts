@@ -1,9 +1,10 @@
 export { KagziModule } from './kagzi.module';
 export type { KagziModuleOptions, WorkerOptions, DatabaseOptions } from './interfaces/kagzi-options.interface';
+export type { KagziModuleAsyncOptions } from './kagzi.module-definition';
 export { Workflow, type WorkflowOptions } from './decorators/workflow.decorator';
 export { Step, type StepOptions } from './decorators/step.decorator';
-export { WorkflowClient } from './client/workflow.client';
-export { WorkflowHandle } from './client/workflow.handle';
+export { WorkflowClient, type RunCountFilter } from './client/workflow.client';
+export type { WorkflowHandle } from './client/workflow.handle';
 export type {
   WorkflowContext, WorkflowDefinition, WorkflowRef, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult,
 } from './interfaces/workflow.interface';
@@ -32,5 +33,6 @@ export { LeaseLostError } from './errors/lease-lost.error';
 export { UsageError } from './errors/usage.error';
 export { ShuttingDownError } from './errors/shutting-down.error';
 export { DatabaseUnavailableError } from './errors/database-unavailable.error';
+export { EmbeddedPostgresMissingError } from './errors/embedded-postgres-missing.error';
 export { KagziHealthIndicator } from './health/kagzi.health';
 export { KagziWorker, type WorkerState } from './worker/kagzi.worker';

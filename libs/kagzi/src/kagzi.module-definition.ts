@@ -6,3 +6,6 @@ export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYN
     .setClassMethodName('forRoot')
     .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
     .build();
+
+/** What `KagziModule.forRootAsync()` takes: `imports`, `inject` and `useFactory` (or `useClass`/`useExisting`), and `isGlobal`. */
+export type KagziModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;

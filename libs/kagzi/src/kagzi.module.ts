@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { RunOutcomeWaiter } from './client/run-outcome.waiter';
 import { WorkflowClient } from './client/workflow.client';
+import { CLIENT_POLL_INTERVAL_MS } from './common/limits';
 import { ResolvedKagziOptions, resolveKagziOptions } from './common/resolve-options';
 import { KagziExplorer } from './discovery/kagzi.explorer';
 import { WorkflowMetadataAccessor } from './discovery/workflow-metadata.accessor';
@@ -39,16 +40,18 @@ import { KagziWorker } from './worker/kagzi.worker';
       },
       inject: [KagziDatabase, KAGZI_RESOLVED_OPTIONS],
     },
+    // One serializer for the process: the runner stores inputs and outputs with it, the client reads them back.
+    { provide: PayloadSerializer, useFactory: (options: ResolvedKagziOptions) => new PayloadSerializer(options.maxPayloadBytes), inject: [KAGZI_RESOLVED_OPTIONS] },
     {
       provide: WorkflowRunner,
-      useFactory: (registry: WorkflowRegistry, repository: RunRepository, options: ResolvedKagziOptions) =>
-        new WorkflowRunner(registry, repository, new PayloadSerializer(options.maxPayloadBytes), options.defaultRetry, options.classifyError),
-      inject: [WorkflowRegistry, RunRepository, KAGZI_RESOLVED_OPTIONS],
+      useFactory: (registry: WorkflowRegistry, repository: RunRepository, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
+        new WorkflowRunner(registry, repository, serializer, options.defaultRetry, options.classifyError),
+      inject: [WorkflowRegistry, RunRepository, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
     },
     {
       provide: RunOutcomeWaiter,
       useFactory: (repository: RunRepository, notifications: NotificationListener, options: ResolvedKagziOptions) =>
-        new RunOutcomeWaiter(repository, notifications, options.worker ? options.worker.pollIntervalMs : 1000),
+        new RunOutcomeWaiter(repository, notifications, options.worker ? options.worker.pollIntervalMs : CLIENT_POLL_INTERVAL_MS),
       inject: [RunRepository, NotificationListener, KAGZI_RESOLVED_OPTIONS],
     },
     WorkflowMetadataAccessor,

@@ -12,6 +12,7 @@ import { ConnectionRetry } from '../persistence/connection-retry';
 import { RunRepository } from '../persistence/run.repository';
 import { RunOutcomeRow } from '../persistence/run.rows';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
+import { WorkflowHandle } from './workflow.handle';
 
 export interface HandleDeps {
   repository: RunRepository;
@@ -22,8 +23,8 @@ export interface HandleDeps {
   cancel(runId: string, reason?: string): Promise<void>;
 }
 
-/** A started run: await its result, read its status, or cancel it. */
-export class WorkflowHandle<O = unknown> {
+/** The {@link WorkflowHandle} the client hands out: reads go through the client's repository and retry. */
+export class RunHandle<O = unknown> implements WorkflowHandle<O> {
   constructor(
     readonly runId: string,
     private readonly deps: HandleDeps,

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, Type } from '@nestjs/common
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { durationOption, toMilliseconds } from '../common/duration';
+import { isUuid } from '../common/ids';
 import { nameProblem, textProblem } from '../common/names';
 import { ResolvedKagziOptions, describeIssues } from '../common/resolve-options';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor';
@@ -24,6 +25,7 @@ import { RunRepository } from '../persistence/run.repository';
 import { toRunDetails, toRunSummary, toVersionInfo, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
 import { InsertRunResult } from '../persistence/run.rows';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
+import { RunHandle } from './run.handle';
 import { WorkflowHandle } from './workflow.handle';
 
 /** Versions are PostgreSQL integers. */
@@ -66,20 +68,26 @@ const listSchema = z
   })
   .strict();
 
-/** Starts runs and inspects them. Works in client-only processes (`worker: false`) too. */
+/** The filter of `countRuns` (and its alias `countWorkflows`): every field narrows the count. */
+export type RunCountFilter = Pick<RunFilter, 'name' | 'version' | 'status'>;
+
+/**
+ * Starts runs and inspects them; inject it anywhere (`KagziModule` is global). Works in client-only
+ * processes (`worker: false`) too.
+ */
 @Injectable()
 export class WorkflowClient implements OnApplicationBootstrap {
-  private readonly serializer: PayloadSerializer;
   private readonly retry: ConnectionRetry;
 
+  /** @internal Nest creates the client; inject it rather than constructing it. */
   constructor(
     @Inject(KAGZI_RESOLVED_OPTIONS) options: ResolvedKagziOptions,
     private readonly repository: RunRepository,
     private readonly waiter: RunOutcomeWaiter,
     private readonly registry: WorkflowRegistry,
     private readonly accessor: WorkflowMetadataAccessor,
+    private readonly serializer: PayloadSerializer,
   ) {
-    this.serializer = new PayloadSerializer(options.maxPayloadBytes);
     this.retry = new ConnectionRetry(options.reconnectTimeoutMs);
   }
 
@@ -164,9 +172,10 @@ export class WorkflowClient implements OnApplicationBootstrap {
     await this.retry.run('recording workflow versions at boot', () => this.repository.registerVersions(pairs, false));
   }
 
+  /** The handle of an existing run, e.g. one started by another process; no database round trip. */
   getHandle<O = unknown>(runId: string): WorkflowHandle<O> {
     this.assertRunId(runId);
-    return new WorkflowHandle<O>(runId, {
+    return new RunHandle<O>(runId, {
       repository: this.repository,
       waiter: this.waiter,
       serializer: this.serializer,
@@ -202,10 +211,20 @@ export class WorkflowClient implements OnApplicationBootstrap {
     return last ? { items, nextCursor: encodeCursor(last) } : { items };
   }
 
-  async countWorkflows(filter: { name?: string; version?: number; status?: RunStatus | RunStatus[] } = {}): Promise<number> {
+  /** How many runs match `filter` (any status unless `status` narrows it); `{}` counts every run. */
+  countRuns(filter: RunCountFilter = {}): Promise<number> {
+    return this.count('countRuns', filter);
+  }
+
+  /** Alias of {@link WorkflowClient.countRuns}: it counts runs, not workflow definitions. */
+  countWorkflows(filter: RunCountFilter = {}): Promise<number> {
+    return this.count('countWorkflows', filter);
+  }
+
+  private async count(method: 'countRuns' | 'countWorkflows', filter: RunCountFilter): Promise<number> {
     const parsed = listSchema.pick({ name: true, version: true, status: true }).strict().safeParse(filter);
-    if (!parsed.success) throw new InvalidOptionsError(`Invalid countWorkflows filter: ${describeIssues(parsed.error, 'filter')}`);
-    return this.retry.run('countWorkflows()', () => this.repository.countRuns({
+    if (!parsed.success) throw new InvalidOptionsError(`Invalid ${method} filter: ${describeIssues(parsed.error, 'filter')}`);
+    return this.retry.run(`${method}()`, () => this.repository.countRuns({
       name: filter.name,
       version: filter.version,
       statuses: filter.status === undefined ? undefined : ([] as RunStatus[]).concat(filter.status),
@@ -253,7 +272,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   }
 
   private assertRunId(runId: string): void {
-    if (typeof runId !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(runId)) {
+    if (!isUuid(runId)) {
       throw new RunNotFoundError(`"${String(runId)}" is not a run id (expected a UUID)`);
     }
   }

@@ -1,5 +1,7 @@
-/** `handle.result()` rejects with this when the run was cancelled. */
-export class WorkflowCancelledError extends Error {
+import { KagziError } from './kagzi.error';
+
+/** `handle.result()` rejects with this when the run was cancelled; `reason` is the one given to `cancel()`. */
+export class WorkflowCancelledError extends KagziError {
   readonly code = 'KAGZI_WORKFLOW_CANCELLED';
 
   constructor(
@@ -7,6 +9,5 @@ export class WorkflowCancelledError extends Error {
     readonly reason?: string,
   ) {
     super(`Workflow run ${runId} was cancelled${reason ? `: ${reason}` : ''}`);
-    this.name = 'WorkflowCancelledError';
   }
 }
