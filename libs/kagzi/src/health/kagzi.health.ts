@@ -17,6 +17,7 @@ const DATABASE_TIMEOUT_MS = 2_000;
  */
 @Injectable()
 export class KagziHealthIndicator {
+  /** @internal Nest creates the indicator; inject it rather than constructing it. */
   constructor(
     private readonly health: HealthIndicatorService,
     private readonly repository: RunRepository,
