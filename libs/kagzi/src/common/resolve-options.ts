@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { Duration, DurationBounds, durationOption, toMilliseconds } from './duration';
+import { DurationBounds, durationOption, toMilliseconds } from './duration';
 import { survivesFailedHeartbeat } from './lease-timing';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { ClassifyErrorHook } from '../errors/error-classifier';
@@ -128,8 +128,8 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
   let resolvedWorker: ResolvedWorkerOptions | false = false;
   if (worker !== false) {
     const w = worker ?? {};
-    const leaseDurationMs = ms(w.leaseDuration ?? '30s', 'worker.leaseDuration');
-    const heartbeatIntervalMs = ms(w.heartbeatInterval ?? '10s', 'worker.heartbeatInterval');
+    const leaseDurationMs = toMilliseconds(w.leaseDuration ?? '30s', 'worker.leaseDuration');
+    const heartbeatIntervalMs = toMilliseconds(w.heartbeatInterval ?? '10s', 'worker.heartbeatInterval');
     if (!survivesFailedHeartbeat(heartbeatIntervalMs, leaseDurationMs)) {
       throw new InvalidOptionsError(
         `worker.leaseDuration (${leaseDurationMs} ms) must be at least 2.5 x worker.heartbeatInterval (${heartbeatIntervalMs} ms), so that a lease survives one failed heartbeat; ` +
@@ -139,11 +139,11 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     resolvedWorker = {
       name: w.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
       concurrency: w.concurrency ?? 10,
-      pollIntervalMs: ms(w.pollInterval ?? '1s', 'worker.pollInterval'),
+      pollIntervalMs: toMilliseconds(w.pollInterval ?? '1s', 'worker.pollInterval'),
       leaseDurationMs,
       heartbeatIntervalMs,
-      shutdownTimeoutMs: ms(w.shutdownTimeout ?? '30s', 'worker.shutdownTimeout'),
-      retentionMs: ms(w.retention ?? '7d', 'worker.retention'),
+      shutdownTimeoutMs: toMilliseconds(w.shutdownTimeout ?? '30s', 'worker.shutdownTimeout'),
+      retentionMs: toMilliseconds(w.retention ?? '7d', 'worker.retention'),
       workflows: w.workflows,
     };
   }
@@ -156,8 +156,8 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     classifyError: options.classifyError,
     maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
     retryAttempts: options.retryAttempts ?? 9,
-    retryDelayMs: ms(options.retryDelay ?? '3s', 'retryDelay'),
-    reconnectTimeoutMs: ms(options.reconnectTimeout ?? '10s', 'reconnectTimeout'),
+    retryDelayMs: toMilliseconds(options.retryDelay ?? '3s', 'retryDelay'),
+    reconnectTimeoutMs: toMilliseconds(options.reconnectTimeout ?? '10s', 'reconnectTimeout'),
   };
 }
 
@@ -171,8 +171,4 @@ function resolveDatabase(options: KagziModuleOptions, env: NodeJS.ProcessEnv): R
   const fromEnv = env.KAGZI_DATABASE_URL || env.DATABASE_URL;
   if (fromEnv) return { kind: 'url', url: fromEnv };
   return { kind: 'embedded', dataDir: '.kagzi' };
-}
-
-function ms(value: Duration, what: string): number {
-  return toMilliseconds(value, what);
 }

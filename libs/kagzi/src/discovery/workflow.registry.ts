@@ -30,10 +30,6 @@ export class WorkflowRegistry {
     return this.byName.get(name)?.get(version);
   }
 
-  versionsOf(name: string): number[] {
-    return [...(this.byName.get(name)?.keys() ?? [])].sort((a, b) => b - a);
-  }
-
   all(): RegisteredWorkflow[] {
     return [...this.byName.values()].flatMap((versions) => [...versions.values()]);
   }
