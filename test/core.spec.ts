@@ -1,8 +1,9 @@
 /**
  * The engine's guarantees (SPEC §2), against real PostgreSQL: exactly-once commit and replay, durable
  * sleep across restarts, the determinism check, lease fencing of a zombie worker, failures, concurrency.
- * Fixtures are ordinary Nest services with @Step methods; every step body counts its executions, so
- * "ran once" is checked by counting, not inferred.
+ * Fixtures are ordinary Nest services with @Step methods (the order pipeline is in
+ * test/fixtures/order-fixtures.ts, the others beside their tests); every step body records its
+ * executions in `effects`, so "ran once" is checked by counting, not inferred.
  */
 import { Injectable } from '@nestjs/common';
 import {
@@ -19,7 +20,6 @@ import {
 import { createTestDatabase, TestDatabase } from './support/database';
 import {
   bootKagzi,
-  CallCounter,
   closeAllApps,
   deferred,
   Deferred,
@@ -31,155 +31,21 @@ import {
   waitFor,
   waitForStatus,
 } from './support/app';
-
-const calls = new CallCounter();
-
-// ---------------------------------------------------------------------------------------------------
-// Fixtures: an order pipeline
-// ---------------------------------------------------------------------------------------------------
-
-const NOON = new Date('2030-01-02T12:00:00.123Z');
-
-interface OrderInput {
-  orderId: string;
-  amount: bigint;
-  lines: Map<string, number>;
-  placedAt: Date;
-  couponCode: string | undefined;
-}
-interface Reservation {
-  reservationId: string;
-  skus: Set<string>;
-  expiresAt: Date;
-  warehouse: string | undefined;
-}
-interface Charge {
-  chargeId: string;
-  amount: bigint;
-  chargedAt: Date;
-  fees: Map<string, bigint>;
-  receiptUrl: string | undefined;
-}
-interface Shipment {
-  trackingNumber: string;
-  eta: Date;
-  labels: Set<string>;
-}
-interface OrderResult {
-  orderId: string;
-  reservation: Reservation;
-  charge: Charge;
-  shipment: Shipment;
-  couponCode: string | undefined;
-  /** What the workflow code itself saw: step outputs must come back with their types. */
-  seen: Record<string, boolean>;
-}
-
-/** Returned by identity outside a workflow, to tell a plain call from a durable one. */
-const RATE_CARD = { currency: 'EUR', rates: new Map([['standard', 499n]]), validUntil: NOON };
-
-@Injectable()
-class InventoryService {
-  @Step() // default name: `${Class}.${method}`
-  async reserve(orderId: string, lines: Map<string, number>): Promise<Reservation> {
-    calls.bump('InventoryService.reserve', orderId);
-    return { reservationId: `res-${orderId}`, skus: new Set(lines.keys()), expiresAt: new Date(NOON.getTime() + 3_600_000), warehouse: undefined };
-  }
-}
-
-@Injectable()
-class PaymentsService {
-  @Step({ name: 'Payments.charge' })
-  async charge(orderId: string, amount: bigint): Promise<Charge> {
-    calls.bump('Payments.charge', orderId);
-    return { chargeId: `ch-${orderId}`, amount, chargedAt: NOON, fees: new Map([['processing', 30n]]), receiptUrl: undefined };
-  }
-
-  @Step({ name: 'Payments.authorize' })
-  async authorize(orderId: string, card: string): Promise<string> {
-    calls.bump('Payments.authorize', orderId);
-    if (card === 'declined') throw new PermanentError('card declined', { code: 'DECLINED' });
-    if (card === 'flaky') throw new Error('gateway closed the connection');
-    return `auth-${orderId}`;
-  }
-
-  @Step({ name: 'Payments.quote' })
-  async quote(currency: string): Promise<typeof RATE_CARD> {
-    calls.bump('Payments.quote', currency);
-    return RATE_CARD;
-  }
-}
-
-@Injectable()
-class ShippingService {
-  @Step({ name: 'Shipping.ship' })
-  async ship(orderId: string, skus: Set<string>): Promise<Shipment> {
-    calls.bump('Shipping.ship', orderId);
-    return { trackingNumber: `TRK-${orderId}`, eta: new Date(NOON.getTime() + 86_400_000), labels: new Set([...skus].map((s) => `label:${s}`)) };
-  }
-}
-
-@Workflow({ name: 'Order' })
-class OrderWorkflow implements WorkflowDefinition<OrderInput, OrderResult> {
-  constructor(
-    private readonly inventory: InventoryService,
-    private readonly payments: PaymentsService,
-    private readonly shipping: ShippingService,
-  ) {}
-
-  async run(input: OrderInput): Promise<OrderResult> {
-    const reservation = await this.inventory.reserve(input.orderId, input.lines);
-    const charge = await this.payments.charge(input.orderId, input.amount);
-    const shipment = await this.shipping.ship(input.orderId, reservation.skus);
-    return {
-      orderId: input.orderId,
-      reservation,
-      charge,
-      shipment,
-      couponCode: input.couponCode,
-      seen: {
-        inputDate: input.placedAt instanceof Date,
-        inputBigInt: typeof input.amount === 'bigint',
-        inputMap: input.lines instanceof Map,
-        reservationSet: reservation.skus instanceof Set,
-        reservationDate: reservation.expiresAt instanceof Date,
-        reservationUndefinedKey: 'warehouse' in reservation && reservation.warehouse === undefined,
-        chargeBigInt: typeof charge.amount === 'bigint',
-        chargeMap: charge.fees instanceof Map,
-        shipmentDate: shipment.eta instanceof Date,
-      },
-    };
-  }
-}
-
-// ctx.sleep inside a step body: the step reaches the context through this map.
-const contexts = new Map<string, WorkflowContext>();
-const misuse = new Map<string, unknown>();
-
-@Injectable()
-class RemindersService {
-  @Step({ name: 'Reminders.schedule' })
-  async schedule(runId: string): Promise<string> {
-    calls.bump('Reminders.schedule', runId);
-    try {
-      await contexts.get(runId)?.sleep('1s');
-    } catch (err: unknown) {
-      misuse.set(runId, err);
-      throw err;
-    }
-    return 'scheduled';
-  }
-}
-
-@Workflow({ name: 'Reminder' })
-class ReminderWorkflow implements WorkflowDefinition<{ customerId: string }, string> {
-  constructor(private readonly reminders: RemindersService) {}
-
-  async run(_input: { customerId: string }, ctx: WorkflowContext): Promise<string> {
-    contexts.set(ctx.runId, ctx);
-    return this.reminders.schedule(ctx.runId);
-  }
-}
+import {
+  Charge,
+  effects,
+  InventoryService,
+  NOON,
+  OrderInput,
+  OrderWorkflow,
+  PaymentsService,
+  RATE_CARD,
+  RemindersService,
+  ReminderWorkflow,
+  Reservation,
+  Shipment,
+  ShippingService,
+} from './fixtures/order-fixtures';
 
 let db: TestDatabase;
 
@@ -193,7 +59,7 @@ afterAll(async () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// 1, 8, 9: a run completes; plain calls; ctx.sleep in a step
+// A run completes; plain calls; ctx.sleep in a step
 // ---------------------------------------------------------------------------------------------------
 
 describe('a three-step order workflow', () => {
@@ -266,7 +132,7 @@ describe('a three-step order workflow', () => {
       expect(step.attempts[0].startedAt).toBeInstanceOf(Date);
     }
 
-    for (const step of ['InventoryService.reserve', 'Payments.charge', 'Shipping.ship']) expect(calls.get(step, 'ord-1')).toBe(1);
+    for (const step of ['InventoryService.reserve', 'Payments.charge', 'Shipping.ship']) expect(effects.count(step, 'ord-1')).toBe(1);
     expect(await stepRows(db.url, handle.runId)).toHaveLength(3);
   });
 
@@ -281,7 +147,7 @@ describe('a three-step order workflow', () => {
     expect(quote).toBe(RATE_CARD); // the very object the body returned, not a stored-and-decoded copy
     expect(await payments.authorize('walk-in', 'visa')).toBe('auth-walk-in');
     await expect(payments.authorize('walk-in-2', 'declined')).rejects.toThrow('card declined');
-    expect(calls.get('Payments.quote', 'EUR')).toBe(1);
+    expect(effects.count('Payments.quote', 'EUR')).toBe(1);
 
     const [after] = await sql<{ runs: number; steps: number }>(
       db.url,
@@ -294,13 +160,13 @@ describe('a three-step order workflow', () => {
     const handle = await kagzi.client.start(ReminderWorkflow, { customerId: 'c-9' });
     const err = await rejectionOf(handle.result({ timeout: '10s' }));
 
-    expect(misuse.get(handle.runId)).toBeInstanceOf(UsageError);
+    expect(effects.misuse.get(handle.runId)).toBeInstanceOf(UsageError);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const failure = (err as WorkflowFailedError).error;
     expect(failure.code).toBe('KAGZI_USAGE');
     expect(failure.stepName).toBe('Reminders.schedule');
     expect(failure.message).toMatch(/inside a step body/);
-    expect(calls.get('Reminders.schedule', handle.runId)).toBe(1);
+    expect(effects.count('Reminders.schedule', handle.runId)).toBe(1);
     // the run never went to sleep
     const rows = await stepRows(db.url, handle.runId);
     expect(rows.map((r) => [r.step_key, r.kind, r.status])).toEqual([['Reminders.schedule#1', 'STEP', 'FAILED']]);
@@ -309,7 +175,7 @@ describe('a three-step order workflow', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// 2: exactly-once commit and replay across a restart
+// Exactly-once commit and replay across a restart
 // ---------------------------------------------------------------------------------------------------
 
 interface Opening {
@@ -328,14 +194,14 @@ const postSignals = new Map<string, AbortSignal[]>();
 class LedgerService {
   @Step({ name: 'Ledger.open' })
   async open(accountId: string): Promise<Opening> {
-    calls.bump('Ledger.open', accountId);
+    effects.enter('Ledger.open', accountId);
     // a fresh nonce per execution: a recomputed value would differ from the stored one
     return { accountId, openedAt: new Date(), nonce: Math.random(), limits: new Map([['daily', 10_000n]]) };
   }
 
   @Step({ name: 'Ledger.post' })
   async post(accountId: string, amount: number): Promise<{ accountId: string; balance: number }> {
-    const attempt = calls.bump('Ledger.post', accountId);
+    const attempt = effects.enter('Ledger.post', accountId);
     if (attempt === 1) {
       postStarted.get(accountId)?.resolve();
       await postGate.get(accountId)?.promise;
@@ -382,8 +248,8 @@ describe('exactly-once commit across a restart', () => {
     const second = await bootKagzi({ url: db.url, providers: [LedgerService, AccountOpeningWorkflow] });
     const result = await second.client.getHandle<{ opened: Opening; balance: number }>(handle.runId).result({ timeout: '10s' });
 
-    expect(calls.get('Ledger.open', accountId)).toBe(1);
-    expect(calls.get('Ledger.post', accountId)).toBe(2); // the handed-back attempt, then the resumed one
+    expect(effects.count('Ledger.open', accountId)).toBe(1);
+    expect(effects.count('Ledger.post', accountId)).toBe(2); // the handed-back attempt, then the resumed one
     const seen = openingsSeen.get(accountId) ?? [];
     expect(seen).toHaveLength(2); // the first execution and the replay
     expect(seen[1]).toStrictEqual(seen[0]);
@@ -405,7 +271,7 @@ describe('exactly-once commit across a restart', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// 3: durable sleep
+// Durable sleep
 // ---------------------------------------------------------------------------------------------------
 
 const mailedAt = new Map<string, number>();
@@ -414,14 +280,14 @@ const mailedAt = new Map<string, number>();
 class MailerService {
   @Step({ name: 'Mailer.welcome' })
   async welcome(userId: string): Promise<string> {
-    calls.bump('Mailer.welcome', userId);
+    effects.enter('Mailer.welcome', userId);
     mailedAt.set(`welcome|${userId}`, Date.now());
     return `welcome:${userId}`;
   }
 
   @Step({ name: 'Mailer.followUp' })
   async followUp(userId: string): Promise<string> {
-    calls.bump('Mailer.followUp', userId);
+    effects.enter('Mailer.followUp', userId);
     mailedAt.set(`followUp|${userId}`, Date.now());
     return `follow-up:${userId}`;
   }
@@ -463,8 +329,8 @@ describe('durable sleep', () => {
     const result = await second.client.getHandle(handle.runId).result({ timeout: '10s' });
     expect(result).toEqual([`welcome:${userId}`, `follow-up:${userId}`]);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_000);
-    expect(calls.get('Mailer.welcome', userId)).toBe(1);
-    expect(calls.get('Mailer.followUp', userId)).toBe(1);
+    expect(effects.count('Mailer.welcome', userId)).toBe(1);
+    expect(effects.count('Mailer.followUp', userId)).toBe(1);
     expect((mailedAt.get(`followUp|${userId}`) ?? 0) - (mailedAt.get(`welcome|${userId}`) ?? 0)).toBeGreaterThanOrEqual(1_000);
     const rows = await stepRows(db.url, handle.runId);
     expect(rows.map((r) => [r.step_key, r.kind])).toEqual([
@@ -490,7 +356,7 @@ describe('durable sleep', () => {
       await sleeper.result({ timeout: '10s' });
       const [pingRun, sleeperRun] = await Promise.all([kagzi.client.getRun(ping.runId), kagzi.client.getRun(sleeper.runId)]);
       expect(pingRun.completedAt!.getTime()).toBeLessThan(sleeperRun.completedAt!.getTime());
-      expect(calls.get('Mailer.followUp', userId)).toBe(1);
+      expect(effects.count('Mailer.followUp', userId)).toBe(1);
     } finally {
       await kagzi.close();
     }
@@ -498,7 +364,7 @@ describe('durable sleep', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// 4: determinism check, and keys per step name
+// Determinism check, and keys per step name
 // ---------------------------------------------------------------------------------------------------
 
 /** Module-level state a careless workflow reads: changing it between executions changes a step's arguments. */
@@ -509,13 +375,13 @@ let auditEnabled = false;
 class PricingService {
   @Step({ name: 'Pricing.applyDiscount' })
   async applyDiscount(cartId: string, coupon: string): Promise<{ coupon: string; percent: number }> {
-    calls.bump('Pricing.applyDiscount', cartId);
+    effects.enter('Pricing.applyDiscount', cartId);
     return { coupon, percent: coupon === 'SPRING10' ? 10 : 90 };
   }
 
   @Step({ name: 'Pricing.finalize' })
   async finalize(cartId: string, percent: number): Promise<string> {
-    calls.bump('Pricing.finalize', cartId);
+    effects.enter('Pricing.finalize', cartId);
     return `${cartId}:-${percent}%`;
   }
 }
@@ -535,13 +401,13 @@ class CheckoutWorkflow implements WorkflowDefinition<{ cartId: string }, string>
 class AccountsService {
   @Step({ name: 'Accounts.create' })
   async create(userId: string): Promise<{ accountId: string }> {
-    calls.bump('Accounts.create', userId);
+    effects.enter('Accounts.create', userId);
     return { accountId: `acc-${userId}` };
   }
 
   @Step({ name: 'Accounts.activate' })
   async activate(accountId: string): Promise<boolean> {
-    calls.bump('Accounts.activate', accountId);
+    effects.enter('Accounts.activate', accountId);
     return true;
   }
 }
@@ -550,7 +416,7 @@ class AccountsService {
 class AuditService {
   @Step({ name: 'Audit.record' })
   async record(userId: string, event: string): Promise<void> {
-    calls.bump('Audit.record', `${userId}:${event}`);
+    effects.enter('Audit.record', `${userId}:${event}`);
   }
 }
 
@@ -593,8 +459,8 @@ describe('determinism check', () => {
     expect(failure.kind).toBe(ErrorKind.NonDeterminism);
     expect(failure.message).toContain('Pricing.applyDiscount');
     expect(failure.stepName).toBe('Pricing.applyDiscount');
-    expect(calls.get('Pricing.applyDiscount', 'cart-7')).toBe(1); // not re-executed with the new arguments
-    expect(calls.get('Pricing.finalize', 'cart-7')).toBe(0); // the stored 10% never reached later steps
+    expect(effects.count('Pricing.applyDiscount', 'cart-7')).toBe(1); // not re-executed with the new arguments
+    expect(effects.count('Pricing.finalize', 'cart-7')).toBe(0); // the stored 10% never reached later steps
     const run = await second.client.getRun(handle.runId);
     expect(run.status).toBe('FAILED');
     expect(run.error?.kind).toBe('NON_DETERMINISM');
@@ -612,9 +478,9 @@ describe('determinism check', () => {
     const second = await bootKagzi({ url: db.url, providers });
     expect(await second.client.getHandle(handle.runId).result({ timeout: '10s' })).toBe('acc-ada');
 
-    expect(calls.get('Accounts.create', 'ada')).toBe(1); // replayed from its unchanged key
-    expect(calls.get('Audit.record', 'ada:onboarding')).toBe(1);
-    expect(calls.get('Accounts.activate', 'acc-ada')).toBe(1);
+    expect(effects.count('Accounts.create', 'ada')).toBe(1); // replayed from its unchanged key
+    expect(effects.count('Audit.record', 'ada:onboarding')).toBe(1);
+    expect(effects.count('Accounts.activate', 'acc-ada')).toBe(1);
     const keys = (await stepRows(db.url, handle.runId)).map((r) => r.step_key).sort();
     expect(keys).toEqual(['$sleep#1', 'Accounts.activate#1', 'Accounts.create#1', 'Audit.record#1']);
     await second.close();
@@ -622,7 +488,7 @@ describe('determinism check', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// 5: a zombie worker's writes are fenced
+// A zombie worker's writes are fenced
 // ---------------------------------------------------------------------------------------------------
 
 const refundStarted = new Map<string, Deferred>();
@@ -633,7 +499,7 @@ const refundSignals = new Map<string, AbortSignal[]>();
 class RefundsService {
   @Step({ name: 'Refunds.issue' })
   async issue(orderId: string): Promise<{ refundId: string }> {
-    const attempt = calls.bump('Refunds.issue', orderId);
+    const attempt = effects.enter('Refunds.issue', orderId);
     if (attempt === 1) {
       refundStarted.get(orderId)?.resolve();
       await refundGate.get(orderId)?.promise;
@@ -643,7 +509,7 @@ class RefundsService {
 
   @Step({ name: 'Refunds.notifyCustomer' })
   async notifyCustomer(orderId: string, refundId: string): Promise<string> {
-    calls.bump('Refunds.notifyCustomer', orderId);
+    effects.enter('Refunds.notifyCustomer', orderId);
     return `mailed ${refundId}`;
   }
 }
@@ -680,7 +546,7 @@ describe('zombie fencing', () => {
     await waitFor('the zombie execution to be aborted', () => zombieSignal.aborted, 5_000);
     await delay(300);
     expect(await stepRows(db.url, handle.runId)).toEqual([]); // nothing written by the zombie
-    expect(calls.get('Refunds.notifyCustomer', orderId)).toBe(0); // and it went no further
+    expect(effects.count('Refunds.notifyCustomer', orderId)).toBe(0); // and it went no further
     const [row] = await sql<{ status: string; lease_owner: string }>(db.url, 'select status, lease_owner from kagzi.workflow_runs where id = $1', [
       handle.runId,
     ]);
@@ -693,8 +559,8 @@ describe('zombie fencing', () => {
       ['Refunds.issue#1', 'COMPLETED'],
       ['Refunds.notifyCustomer#1', 'COMPLETED'],
     ]);
-    expect(calls.get('Refunds.issue', orderId)).toBe(2);
-    expect(calls.get('Refunds.notifyCustomer', orderId)).toBe(1);
+    expect(effects.count('Refunds.issue', orderId)).toBe(2);
+    expect(effects.count('Refunds.notifyCustomer', orderId)).toBe(1);
     return result;
   }
 
@@ -724,7 +590,7 @@ describe('zombie fencing', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// 6: failures
+// Failures
 // ---------------------------------------------------------------------------------------------------
 
 @Workflow({ name: 'Purchase' })
@@ -750,7 +616,7 @@ const failuresSeen = new Map<string, SeenFailure[]>();
 class BillingService {
   @Step({ name: 'Billing.sendInvoice' })
   async sendInvoice(orderId: string, method: string): Promise<string> {
-    calls.bump('Billing.sendInvoice', orderId);
+    effects.enter('Billing.sendInvoice', orderId);
     return `invoice:${orderId}:${method}`;
   }
 }
@@ -801,7 +667,7 @@ describe('failures', () => {
     expect(failed.error.code).toBe('DECLINED');
     expect(failed.error.stepName).toBe('Payments.authorize');
     expect(failed.error.retryable).toBe(false);
-    expect(calls.get('Payments.authorize', 'ord-f1')).toBe(1);
+    expect(effects.count('Payments.authorize', 'ord-f1')).toBe(1);
 
     const run = await kagzi.client.getRun(handle.runId);
     expect(run.status).toBe('FAILED');
@@ -850,9 +716,9 @@ describe('failures', () => {
       stepName: 'Payments.authorize',
     };
     expect(result).toEqual({ failure: expected, invoice: `invoice:${orderId}:bank-transfer` });
-    expect(calls.get('Payments.authorize', orderId)).toBe(1); // the failing step was not executed again
+    expect(effects.count('Payments.authorize', orderId)).toBe(1); // the failing step was not executed again
     expect(failuresSeen.get(orderId)).toEqual([expected, expected]); // first execution, then the replay
-    expect(calls.get('Billing.sendInvoice', orderId)).toBe(1);
+    expect(effects.count('Billing.sendInvoice', orderId)).toBe(1);
     const run = await second.client.getRun(handle.runId);
     expect(run.status).toBe('COMPLETED');
     expect(run.steps.map((s) => [s.key, s.status])).toEqual([
@@ -865,7 +731,7 @@ describe('failures', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// 7: concurrency
+// Concurrency
 // ---------------------------------------------------------------------------------------------------
 
 const renders = { active: 0, max: 0 };
@@ -874,7 +740,7 @@ const renders = { active: 0, max: 0 };
 class ThumbnailService {
   @Step({ name: 'Thumbnails.render' })
   async render(imageId: string, size: string): Promise<string> {
-    calls.bump('Thumbnails.render', `${imageId}/${size}`);
+    effects.enter('Thumbnails.render', `${imageId}/${size}`);
     renders.active++;
     renders.max = Math.max(renders.max, renders.active);
     try {
@@ -908,8 +774,8 @@ describe('worker concurrency', () => {
       expect(results).toEqual(ids.map((id) => [`${id}@small`, `${id}@large`]));
       expect(renders.max).toBe(2); // never 3+, and the worker did use both slots
       for (const id of ids) {
-        expect(calls.get('Thumbnails.render', `${id}/small`)).toBe(1);
-        expect(calls.get('Thumbnails.render', `${id}/large`)).toBe(1);
+        expect(effects.count('Thumbnails.render', `${id}/small`)).toBe(1);
+        expect(effects.count('Thumbnails.render', `${id}/large`)).toBe(1);
       }
     } finally {
       await kagzi.close();
@@ -925,7 +791,7 @@ describe('worker concurrency', () => {
 class ArchiveService {
   @Step({ name: 'Archive.store' })
   async store(docId: string): Promise<string> {
-    calls.bump('Archive.store', docId);
+    effects.enter('Archive.store', docId);
     return `stored:${docId}`;
   }
 }
@@ -935,7 +801,7 @@ class ArchiveWorkflow implements WorkflowDefinition<{ docId: string; poison?: bo
   constructor(private readonly archive: ArchiveService) {}
 
   async run(input: { docId: string; poison?: boolean }): Promise<string> {
-    calls.bump('Archive.run', input.docId);
+    effects.enterRun('Archive', input.docId);
     if (input.poison) throw new PermanentError(`poison pill for ${input.docId}`);
     return this.archive.store(input.docId);
   }
@@ -972,7 +838,7 @@ describe('a write the database refuses for its data', () => {
     expect(failure).toMatchObject({ kind: ErrorKind.ValidationFailed, code: 'KAGZI_UNSTORABLE' });
     expect(failure.message).toMatch(/refused by the test \(SQLSTATE 22P05\)/);
     await delay(2_500); // a lease (2 s) later: no worker picked the run up again
-    expect(calls.get('Archive.store', 'refuse-step-1')).toBe(1);
+    expect(effects.count('Archive.store', 'refuse-step-1')).toBe(1);
     const [run] = await sql<{ status: string; lease_epoch: number }>(db.url, 'select status, lease_epoch from kagzi.workflow_runs where id = $1', [handle.runId]);
     expect(run).toEqual({ status: 'FAILED', lease_epoch: 1 });
   });
@@ -984,6 +850,6 @@ describe('a write the database refuses for its data', () => {
     expect(failure.code).toBe('KAGZI_UNSTORABLE');
     expect(failure.kind).toBe(ErrorKind.BusinessLogicError);
     expect(failure.message).toMatch(/^The run failed with \[BUSINESS_LOGIC_ERROR\], but its error could not be stored: .*SQLSTATE 22P05/);
-    expect(calls.get('Archive.run', 'poison-1')).toBe(1);
+    expect(effects.runEntries('Archive', 'poison-1')).toBe(1);
   });
 });
