@@ -1,15 +1,15 @@
 import { ErrorKind } from '../errors/error-kind';
 import { StepError } from '../errors/step.error';
-import { toStepError } from '../errors/step-error.serializer';
 import { UsageError } from '../errors/usage.error';
-import { Settled } from '../interfaces/workflow.interface';
-import { RunExecution, unlimitedListeners } from './run-execution';
+import { Branch, Settled } from '../interfaces/workflow.interface';
+import { RunExecution } from './run-execution';
+import { unlimitedListeners } from './run-stop';
+import { FiberGroup } from './run-fibers';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 
 /** More branches than this in one group is refused: split the work into nested groups or several runs. */
 export const MAX_BRANCHES = 256;
 
-export type Branch = () => Promise<unknown>;
 export type ParallelStrategy = 'fail-fast' | 'collect-all';
 
 /**
@@ -22,6 +22,7 @@ class BranchGroup {
   private readonly parentSignal: AbortSignal;
   private readonly onParentAbort = (): void => this.abortAllExcept(undefined, 'The enclosing run or branch was aborted');
   private unsettled: number;
+  private readonly fibers: FiberGroup;
 
   constructor(
     private readonly execution: RunExecution,
@@ -32,12 +33,17 @@ class BranchGroup {
     this.parentSignal = parent.branchSignal ?? execution.controller.signal;
     this.controllers = Array.from({ length: count }, () => unlimitedListeners(new AbortController()));
     this.unsettled = count;
+    this.fibers = execution.fibers.fork(count);
     if (this.parentSignal.aborted) this.onParentAbort();
     else this.parentSignal.addEventListener('abort', this.onParentAbort, { once: true });
   }
 
-  /** Call once per branch that has settled; the last one detaches the group from its parent's signal. */
-  branchSettled(): void {
+  /**
+   * Call once per branch that has settled, `settlesGroup` for the one whose end decides the group (its
+   * caller runs again); the last one detaches the group from its parent's signal.
+   */
+  branchSettled(settlesGroup = false): void {
+    this.fibers.branchEnded(settlesGroup);
     if (--this.unsettled === 0) this.parentSignal.removeEventListener('abort', this.onParentAbort);
   }
 
@@ -86,34 +92,30 @@ export function runParallel(execution: RunExecution, scope: RunScope, branches: 
   const key = execution.nextKey(scope.path, '$parallel');
   execution.throwIfStopped(scope);
   const group = new BranchGroup(execution, scope, key, branches.length);
-  execution.fibers.fork(branches.length);
   return new Promise<unknown[]>((resolve, reject) => {
     const results: Settled<unknown>[] = new Array(branches.length);
     let remaining = branches.length;
     let settled = false;
     const onSettled = (index: number, result: Settled<unknown>, raw: unknown): void => {
       remaining--;
-      group.branchSettled();
-      if (!settled) {
-        results[index] = result;
-        const failFast = strategy === 'fail-fast' && result.status === 'rejected';
-        if (failFast || remaining === 0) {
-          settled = true;
-          execution.fibers.resumed();
-          if (failFast) {
-            group.abortAllExcept(index, `Branch ${index} of ${key} failed, so the other branches were aborted`);
-            reject(raw);
-          } else {
-            resolve(strategy === 'collect-all' ? results : results.map((r) => (r as { value: unknown }).value));
-          }
-        }
+      const failFast = strategy === 'fail-fast' && result.status === 'rejected';
+      const settlesGroup = !settled && (failFast || remaining === 0);
+      group.branchSettled(settlesGroup);
+      if (settled) return;
+      results[index] = result;
+      if (!settlesGroup) return;
+      settled = true;
+      if (failFast) {
+        group.abortAllExcept(index, `Branch ${index} of ${key} failed, so the other branches were aborted`);
+        reject(raw);
+      } else {
+        resolve(strategy === 'collect-all' ? results : results.map((r) => (r as { value: unknown }).value));
       }
-      execution.fibers.ended();
     };
     branches.forEach((branch, i) => {
       group.run(i, branch).then(
         (value) => onSettled(i, { status: 'fulfilled', value }, value),
-        (err: unknown) => onSettled(i, { status: 'rejected', error: asStepError(err, `${key}[${i}]`) }, err),
+        (err: unknown) => onSettled(i, { status: 'rejected', error: asStepError(execution, err, `${key}[${i}]`) }, err),
       );
     });
   });
@@ -130,19 +132,13 @@ export async function runRace(execution: RunExecution, scope: RunScope, branches
   const recorded = execution.recorded(key);
   if (recorded) return replayRace(execution, scope, branches, key, execution.decode<{ index: number }>(recorded).index);
   const group = new BranchGroup(execution, scope, key, branches.length);
-  execution.fibers.fork(branches.length);
   return new Promise((resolve, reject) => {
     let decided = false;
     const onSettled = (index: number, ok: boolean, outcome: unknown): void => {
-      group.branchSettled();
-      if (decided) {
-        execution.fibers.ended();
-        return;
-      }
+      group.branchSettled(!decided);
+      if (decided) return;
       decided = true;
       group.abortAllExcept(index, `Branch ${index} won ${key}`);
-      execution.fibers.resumed();
-      execution.fibers.ended();
       execution.recordDecision(scope, key, 'race', { index, status: ok ? 'fulfilled' : 'rejected' }).then(
         (earlier) => {
           if (earlier) {
@@ -172,18 +168,16 @@ async function replayRace(execution: RunExecution, scope: RunScope, branches: re
     execution.failNonDeterministic(key, 'race', `branch ${index} won it, but the code now passes ${branches.length} branches`);
   }
   const group = new BranchGroup(execution, scope, key, 1);
-  execution.fibers.fork(1);
   try {
     return { index, value: await group.run(0, branches[index], index) };
   } finally {
-    group.branchSettled();
-    execution.fibers.resumed();
-    execution.fibers.ended();
+    group.branchSettled(true);
   }
 }
 
-function asStepError(err: unknown, where: string): StepError {
-  return err instanceof StepError ? err : toStepError(err, { stepName: where, attempt: 1 });
+/** A branch's failure as the StepError a collect-all result holds, classified like any step's (module hook first). */
+function asStepError(execution: RunExecution, err: unknown, where: string): StepError {
+  return err instanceof StepError ? err : execution.toStepError(err, { stepName: where, attempt: 1 });
 }
 
 function describe(value: unknown): string {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import superjson from 'superjson';
+import { ErrorKind } from '../errors/error-kind';
 import { KagziError } from '../errors/kagzi.error';
+import { PermanentError } from '../errors/step.error';
 import { PayloadTooLargeError } from '../errors/payload-too-large.error';
 import { UnserializableValueError } from '../errors/unserializable-value.error';
 import { inspectPayload } from './payload.inspector';
@@ -76,4 +78,15 @@ function serialize(value: unknown, what: string): string {
     const reason = err instanceof Error ? err.message : String(err);
     throw new UnserializableValueError(`Cannot serialize ${what}: reading it threw "${reason}". Pass plain data.`, { cause: err });
   }
+}
+
+/** A value that could not be stored (the output of a step or a workflow) as the permanent failure it causes. */
+export function unstorableValueError(err: unknown, stepName: string, attempt: number): PermanentError {
+  const error = new PermanentError(err instanceof Error ? err.message : String(err), {
+    kind: ErrorKind.ValidationFailed,
+    code: err instanceof KagziError ? err.code : undefined,
+  });
+  error.stepName = stepName;
+  error.attempt = attempt;
+  return error;
 }

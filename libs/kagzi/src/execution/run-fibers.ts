@@ -2,6 +2,12 @@ import { setLongTimeout, LongTimer } from '../common/long-timer';
 import { ErrorKind } from '../errors/error-kind';
 import { StepError } from '../errors/step.error';
 
+/** The strands of one parallel group, as the fibers count them. */
+export interface FiberGroup {
+  /** A branch settled; `settlesGroup` when its end decides the group (its caller runs again). */
+  branchEnded(settlesGroup?: boolean): void;
+}
+
 interface Blocked {
   wakeAt: Date;
   timer?: LongTimer;
@@ -74,20 +80,24 @@ export class RunFibers {
     };
   }
 
-  /** A group starts: its caller waits on it while `branches` strands run. */
-  fork(branches: number): void {
+  /**
+   * A group starts: its caller waits on it while `branches` strands run. Each branch reports its end
+   * once; the end that settles the group also lets the caller run again, before it counts as ended,
+   * so the run is never seen idle in between.
+   */
+  fork(branches: number): FiberGroup {
     this.live += branches - 1;
-  }
-
-  /** A group settled: its caller runs again. Call before the settling branch's `ended()`. */
-  resumed(): void {
-    this.live++;
-  }
-
-  /** A branch settled. */
-  ended(): void {
-    this.live--;
-    this.scheduleIdleCheck();
+    let callerResumed = false;
+    return {
+      branchEnded: (settlesGroup = false) => {
+        if (settlesGroup && !callerResumed) {
+          callerResumed = true;
+          this.live++;
+        }
+        this.live--;
+        this.scheduleIdleCheck();
+      },
+    };
   }
 
   /** Waits in process until `wakeAt`; rejects if `signal` (the branch) aborts first. */

@@ -1,9 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { RunExecution } from './run-execution';
+import { StepDefinition } from './step-definition';
+
+/** What a scope needs of the run it belongs to: a step called in the scope is executed by the run. */
+export interface ScopeRun {
+  runStep<T>(scope: RunScope, def: StepDefinition, body: () => unknown, args: readonly unknown[]): Promise<T>;
+}
 
 /** Where a piece of workflow code is running: which run, which scope path, and whether inside a step body. */
 export interface RunScope {
-  readonly execution: RunExecution;
+  readonly execution: ScopeRun;
   /** '' at the workflow's top level; parallel branches (and nested groups) extend it. */
   readonly path: string;
   /** Inside a step body nested step calls are plain calls: the outer step is the unit of memoization. */

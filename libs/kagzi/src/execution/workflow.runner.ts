@@ -1,18 +1,17 @@
 import { Logger } from '@nestjs/common';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
-import { KagziError } from '../errors/kagzi.error';
 import { PermanentError, StepError } from '../errors/step.error';
 import { serializeStepError, toStepError } from '../errors/step-error.serializer';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { ClaimedRun, RunRepository } from '../persistence/run.repository';
-import { PayloadSerializer } from './payload.serializer';
+import { PayloadSerializer, unstorableValueError } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { ExecutionStop, RunExecution } from './run-execution';
 import { runScopeStorage } from './run-scope.storage';
 import { WorkflowContextImpl } from './workflow-context';
 
-type Settled = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown };
+type Outcome = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown };
 
 /** Executes one claimed run to its next stop: completed, failed, asleep, or lost. */
 export class WorkflowRunner {
@@ -62,12 +61,12 @@ export class WorkflowRunner {
     const ctx = new WorkflowContextImpl(execution);
     const running = runScopeStorage
       .run({ execution, path: '', inStep: false }, async () => entry.instance.run(input, ctx))
-      .then<Settled, Settled>((value) => ({ kind: 'returned', value }), (error: unknown) => ({ kind: 'threw', error }));
+      .then<Outcome, Outcome>((value) => ({ kind: 'returned', value }), (error: unknown) => ({ kind: 'threw', error }));
     const first = await Promise.race([running, execution.stopped]);
     // A stop (sleep, lost lease, non-determinism) wins even if user code caught the error and returned.
     const stop = execution.stopReason;
     if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
-    const settled = first as Settled;
+    const settled = first as Outcome;
     if (settled.kind === 'threw') {
       return this.fail(execution, toStepError(settled.error, { stepName: `${claim.workflowName}.run`, attempt: 1 }, this.classifyError));
     }
@@ -75,12 +74,7 @@ export class WorkflowRunner {
     try {
       text = this.serializer.encode(settled.value, `output of workflow "${claim.workflowName}"`).text;
     } catch (err: unknown) {
-      const error = new PermanentError(err instanceof Error ? err.message : String(err), {
-        kind: ErrorKind.ValidationFailed,
-        code: err instanceof KagziError ? err.code : undefined,
-      });
-      error.stepName = `${claim.workflowName}.run`;
-      return this.fail(execution, error);
+      return this.fail(execution, unstorableValueError(err, `${claim.workflowName}.run`, 1));
     }
     const written = await execution.write('recording its completion', () => this.repository.finishRun(execution.lease, 'COMPLETED', text, null));
     if (!written) return this.lost(execution, 'its completion was refused');

@@ -1,0 +1,170 @@
+import { setLongTimeout } from '../common/long-timer';
+import { ErrorKind } from '../errors/error-kind';
+import { SerializedStepError, StepError, TransientError } from '../errors/step.error';
+import { rehydrateStepError, serializeStepError } from '../errors/step-error.serializer';
+import { StoredStepRow } from '../persistence/run.rows';
+import { hashArguments, unstorableValueError } from './payload.serializer';
+import type { RunExecution } from './run-execution';
+import { RunScope, runScopeStorage } from './run-scope.storage';
+import { StepDefinition } from './step-definition';
+
+interface FailedAttempt {
+  key: string;
+  name: string;
+  argsHash: string;
+  error: SerializedStepError;
+  attempt: number;
+  startedAt: Date;
+  nextAttemptAt: Date;
+}
+
+type Attempted<T> = { done: true; value: T } | { done: false };
+
+/**
+ * One `@Step` call inside a run: replayed from its record, or executed attempt after attempt until
+ * its outcome (result, failure, or a retry to wait for) is recorded under the run's lease.
+ */
+export class StepExecutor {
+  constructor(private readonly run: RunExecution) {}
+
+  async call<T>(scope: RunScope, def: StepDefinition, body: () => unknown, args: readonly unknown[]): Promise<T> {
+    const run = this.run;
+    // The key is taken before the first await, so concurrent calls get keys in call order.
+    const key = run.nextKey(scope.path, def.name);
+    run.throwIfStopped(scope);
+    if (run.fibers.parking) return run.never();
+    const argsHash = hashArguments(args, def.name);
+    const recorded = run.recorded(key);
+    let attempt = 1;
+    if (recorded) {
+      this.checkRecorded(key, def.name, argsHash, recorded);
+      if (recorded.status !== 'RUNNING') return this.replay<T>(recorded);
+      // Waiting for a retry: the count goes on; a run woken early (handed back) waits again.
+      attempt = recorded.attempts + 1;
+      const nextAt = recorded.next_attempt_at;
+      if (nextAt && nextAt.getTime() > Date.now()) await run.waitUntil(scope, nextAt, `waiting for attempt ${attempt} of step "${def.name}"`);
+    }
+    for (;; attempt++) {
+      const outcome = await this.attempt<T>(scope, def, key, argsHash, body, attempt);
+      if (outcome.done) return outcome.value;
+    }
+  }
+
+  /** One execution of the body and its durable outcome: done (completed or failed for good), or retried. */
+  private async attempt<T>(scope: RunScope, def: StepDefinition, key: string, argsHash: string, body: () => unknown, attempt: number): Promise<Attempted<T>> {
+    const run = this.run;
+    if (run.fibers.parking) return run.never();
+    // From here until its outcome is recorded, this attempt keeps the run from being parked.
+    const executing = run.fibers.stepStarted();
+    const startedAt = new Date();
+    const controller = new AbortController();
+    // A branch's signal already follows the run's, so one listener suffices.
+    const parent = scope.branchSignal ?? run.controller.signal;
+    const abortAttempt = (): void => controller.abort(parent.reason);
+    parent.addEventListener('abort', abortAttempt, { once: true });
+    const place = { scope, key, name: def.name, argsHash, startedAt, attempt };
+    try {
+      let value: unknown;
+      try {
+        value = await this.invoke(scope, def, body, controller, attempt);
+      } catch (err: unknown) {
+        run.throwIfStopped(scope);
+        const error = run.toStepError(err, { stepName: def.name, attempt });
+        const policy = def.retry ?? run.defaultRetry;
+        if (!policy.shouldRetry(error)) return { done: true, value: await this.commit<T>(place, { status: 'FAILED', error }) };
+        const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
+        run.logger.warn(
+          `Run ${run.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
+        );
+        await this.retryLater(scope, { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt }, executing);
+        return { done: false };
+      }
+      run.throwIfStopped(scope);
+      let text: string;
+      try {
+        text = run.serializer.encode(value, `output of step "${def.name}"`).text;
+      } catch (err: unknown) {
+        return { done: true, value: await this.commit<T>(place, { status: 'FAILED', error: unstorableValueError(err, def.name, attempt) }) };
+      }
+      return { done: true, value: await this.commit<T>(place, { status: 'COMPLETED', text }) };
+    } finally {
+      parent.removeEventListener('abort', abortAttempt);
+      executing();
+    }
+  }
+
+  /**
+   * Records the failed attempt, then waits for the next one: parked if nothing else can progress,
+   * else in process. `executing` ends the attempt's hold on the run once its failure is recorded.
+   */
+  private async retryLater(scope: RunScope, step: FailedAttempt, executing: () => void): Promise<void> {
+    const run = this.run;
+    const what = `recording attempt ${step.attempt} of step "${step.name}"`;
+    const placed = { ...step, ...run.placement(scope) };
+    await run.endOfTurn(scope);
+    if (run.fibers.canPark(1)) {
+      const due = run.fibers.earliest(step.nextAttemptAt);
+      return run.parkNow(due, what, () => run.repository.scheduleRetry(run.lease, placed, due));
+    }
+    const recorded = await run.write(what, () => run.repository.scheduleRetry(run.lease, placed));
+    if (!recorded) run.loseLease(`its record of attempt ${step.attempt} of step "${step.name}" was refused`);
+    executing();
+    await run.fibers.block(step.nextAttemptAt, scope.branchSignal);
+  }
+
+  /** Runs the body in the step's scope; with a timeout, the attempt fails (and its signal aborts) when it expires. */
+  private invoke(scope: RunScope, def: StepDefinition, body: () => unknown, controller: AbortController, attempt: number): Promise<unknown> {
+    const running = Promise.resolve(runScopeStorage.run({ ...scope, inStep: true, attemptSignal: controller.signal }, body));
+    const timeoutMs = def.timeoutMs;
+    if (timeoutMs === undefined) return running;
+    return new Promise((resolve, reject) => {
+      const timer = setLongTimeout(() => {
+        const error = new TransientError(`Step "${def.name}" attempt ${attempt} timed out after ${timeoutMs} ms`, {
+          kind: ErrorKind.Timeout,
+          code: 'KAGZI_STEP_TIMEOUT',
+        });
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+      running.then(resolve, reject).finally(() => timer.clear());
+    });
+  }
+
+  private checkRecorded(key: string, name: string, argsHash: string, recorded: StoredStepRow): void {
+    if (recorded.kind !== 'STEP') this.run.failNonDeterministic(key, name, `a ${recorded.kind === 'SLEEP' ? 'durable sleep' : 'parallel group'} was recorded there`);
+    if (recorded.args_hash !== null && recorded.args_hash !== argsHash) {
+      this.run.failNonDeterministic(key, name, 'it was called with different arguments than when the run first executed it');
+    }
+  }
+
+  private replay<T>(recorded: StoredStepRow): T {
+    if (recorded.status === 'FAILED' && recorded.error) throw rehydrateStepError(recorded.error);
+    return this.run.serializer.decode<T>(recorded.output);
+  }
+
+  private async commit<T>(
+    at: { scope: RunScope; key: string; name: string; argsHash: string; startedAt: Date; attempt: number },
+    result: { status: 'COMPLETED'; text: string } | { status: 'FAILED'; error: StepError },
+  ): Promise<T> {
+    const run = this.run;
+    const outcome = await run.write(`recording step "${at.name}" (${at.key})`, () =>
+      run.repository.commitStep(run.lease, {
+        key: at.key,
+        name: at.name,
+        status: result.status,
+        argsHash: at.argsHash,
+        output: result.status === 'COMPLETED' ? result.text : null,
+        error: result.status === 'FAILED' ? serializeStepError(result.error) : null,
+        startedAt: at.startedAt,
+        attempt: at.attempt,
+        ...run.placement(at.scope),
+      }),
+    );
+    if (outcome.kind === 'lost') run.loseLease(`its commit of step "${at.name}" (${at.key}) was refused`);
+    run.throwIfStopped();
+    if (outcome.kind === 'exists') return this.replay<T>(outcome.step);
+    if (result.status === 'FAILED') throw result.error;
+    // Hand back the stored form, not the live object, so the first run sees exactly what a replay will.
+    return run.serializer.decode<T>(JSON.parse(result.text));
+  }
+}
