@@ -4,7 +4,11 @@ import { SerializedStepError, StepError, TransientError } from '../errors/step.e
 import { rehydrateStepError, serializeStepError } from '../errors/step-error.serializer';
 import { StoredStepRow } from '../persistence/run.rows';
 import { hashArguments, unstorableValueError } from './payload.serializer';
-import type { RunExecution } from './run-execution';
+import { Logger } from '@nestjs/common';
+import { Lease, RunRepository, StepPlacement } from '../persistence/run.repository';
+import { PayloadSerializer } from './payload.serializer';
+import { RetryPolicy } from './retry-policy';
+import { RunFibers } from './run-fibers';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 import { StepDefinition } from './step-definition';
 
@@ -20,12 +24,36 @@ interface FailedAttempt {
 
 type Attempted<T> = { done: true; value: T } | { done: false };
 
+/** What a step call needs of the run it belongs to (RunExecution). */
+export interface StepHost {
+  readonly runId: string;
+  readonly lease: Lease;
+  readonly fibers: RunFibers;
+  readonly controller: AbortController;
+  readonly repository: RunRepository;
+  readonly serializer: PayloadSerializer;
+  readonly defaultRetry: RetryPolicy;
+  readonly logger: Logger;
+  nextKey(path: string, name: string): string;
+  recorded(key: string): StoredStepRow | undefined;
+  throwIfStopped(scope?: RunScope): void;
+  toStepError(err: unknown, where: { stepName: string; attempt: number }): StepError;
+  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  waitUntil(scope: RunScope, wakeAt: Date, what: string): Promise<void>;
+  endOfTurn(scope: RunScope): Promise<void>;
+  parkNow(due: Date, what: string, write: () => Promise<boolean>): Promise<never>;
+  never(): Promise<never>;
+  placement(scope: RunScope): StepPlacement;
+  loseLease(why: string): never;
+  failNonDeterministic(key: string, name: string, what: string): never;
+}
+
 /**
  * One `@Step` call inside a run: replayed from its record, or executed attempt after attempt until
  * its outcome (result, failure, or a retry to wait for) is recorded under the run's lease.
  */
 export class StepExecutor {
-  constructor(private readonly run: RunExecution) {}
+  constructor(private readonly run: StepHost) {}
 
   async call<T>(scope: RunScope, def: StepDefinition, body: () => unknown, args: readonly unknown[]): Promise<T> {
     const run = this.run;
