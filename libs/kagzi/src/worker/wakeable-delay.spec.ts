@@ -69,6 +69,17 @@ describe('WakeableDelay', () => {
     expect(await isSettled(delay.wait(60_000))).toBe(true);
   });
 
+  it('when two waits overlap, an earlier one timing out does not stop wake() ending the later one', async () => {
+    const delay = new WakeableDelay();
+    const earlier = delay.wait(100);
+    const later = delay.wait(60_000);
+    jest.advanceTimersByTime(100);
+    expect(await isSettled(earlier)).toBe(true);
+    expect(await isSettled(later)).toBe(false);
+    delay.wake();
+    expect(await isSettled(later)).toBe(true);
+  });
+
   it('wake() with no wait and no timer pending schedules nothing', () => {
     const delay = new WakeableDelay();
     delay.wake();
