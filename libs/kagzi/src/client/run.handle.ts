@@ -1,5 +1,5 @@
 import { Duration, toMilliseconds } from '../common/duration';
-import { LongTimer, setLongTimeout } from '../common/long-timer';
+import { withTimeout } from '../common/timeout';
 import { ErrorKind } from '../errors/error-kind';
 import { ResultTimeoutError } from '../errors/result-timeout.error';
 import { RunNotFoundError } from '../errors/run-not-found.error';
@@ -37,23 +37,14 @@ export class RunHandle<O = unknown> implements WorkflowHandle<O> {
   async result(options: { timeout?: Duration } = {}): Promise<O> {
     const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'result() timeout');
     const waiting = this.deps.waiter.wait(this.runId);
-    let timer: LongTimer | undefined;
-    const timedOut =
+    const outcome =
       timeoutMs === undefined
-        ? undefined
-        : new Promise<never>((_, reject) => {
-            // A long timer: a plain setTimeout fires after 1 ms for timeouts past ~24.8 days ('30d').
-            timer = setLongTimeout(() => {
-              waiting.cancel();
-              reject(new ResultTimeoutError(`Run ${this.runId} did not finish within ${timeoutMs} ms; it goes on, call result() again to keep waiting`));
-            }, timeoutMs);
+        ? await waiting.outcome
+        : await withTimeout(waiting.outcome, timeoutMs, () => {
+            waiting.cancel();
+            return new ResultTimeoutError(`Run ${this.runId} did not finish within ${timeoutMs} ms; it goes on, call result() again to keep waiting`);
           });
-    try {
-      const outcome = await (timedOut ? Promise.race([waiting.outcome, timedOut]) : waiting.outcome);
-      return this.toResult(outcome);
-    } finally {
-      timer?.clear();
-    }
+    return this.toResult(outcome);
   }
 
   async status(): Promise<RunStatus> {

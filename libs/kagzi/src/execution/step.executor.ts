@@ -1,4 +1,4 @@
-import { setLongTimeout } from '../common/long-timer';
+import { withTimeout } from '../common/timeout';
 import { ErrorKind } from '../errors/error-kind';
 import { SerializedStepError, StepError, TransientError } from '../errors/step.error';
 import { rehydrateStepError, serializeStepError } from '../errors/step-error.serializer';
@@ -145,16 +145,10 @@ export class StepExecutor {
     const running = Promise.resolve(runScopeStorage.run({ ...scope, inStep: true, attemptSignal: controller.signal }, body));
     const timeoutMs = def.timeoutMs;
     if (timeoutMs === undefined) return running;
-    return new Promise((resolve, reject) => {
-      const timer = setLongTimeout(() => {
-        const error = new TransientError(`Step "${def.name}" attempt ${attempt} timed out after ${timeoutMs} ms`, {
-          kind: ErrorKind.Timeout,
-          code: 'KAGZI_STEP_TIMEOUT',
-        });
-        controller.abort(error);
-        reject(error);
-      }, timeoutMs);
-      running.then(resolve, reject).finally(() => timer.clear());
+    return withTimeout(running, timeoutMs, () => {
+      const error = new TransientError(`Step "${def.name}" attempt ${attempt} timed out after ${timeoutMs} ms`, { kind: ErrorKind.Timeout, code: 'KAGZI_STEP_TIMEOUT' });
+      controller.abort(error);
+      return error;
     });
   }
 

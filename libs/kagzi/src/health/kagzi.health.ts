@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { withTimeout } from '../common/timeout';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { DEAF_WORKER_GRACE_MS, DEAF_WORKER_POLLS, LIVE_WORKER_HEARTBEATS } from '../common/limits';
 import { ResolvedKagziOptions } from '../common/resolve-options';
@@ -39,7 +40,7 @@ export class KagziHealthIndicator {
     let stats: { due_backlog: number; unserved: string[] };
     const started = Date.now();
     try {
-      stats = await withTimeout(this.repository.healthStats(snapshot.served), DATABASE_TIMEOUT_MS);
+      stats = await withTimeout(this.repository.healthStats(snapshot.served), DATABASE_TIMEOUT_MS, () => new Error(`no answer within ${DATABASE_TIMEOUT_MS} ms`));
     } catch (err: unknown) {
       return indicator.down({ ...details, reason: `database unreachable: ${err instanceof Error ? err.message : String(err)}` });
     }
@@ -58,12 +59,4 @@ export class KagziHealthIndicator {
     }
     return indicator.up(details);
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ResolvedKagziOptions, ResolvedWorkerOptions } from '../common/resolve-options';
-import { settleWithin } from '../common/settle-within';
+import { settleWithin } from '../common/timeout';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { RunExecution } from '../execution/run-execution';
