@@ -35,4 +35,4 @@ export { ShuttingDownError } from './errors/shutting-down.error';
 export { DatabaseUnavailableError } from './errors/database-unavailable.error';
 export { EmbeddedPostgresMissingError } from './errors/embedded-postgres-missing.error';
 export { KagziHealthIndicator } from './health/kagzi.health';
-export { KagziWorker, type WorkerState } from './worker/kagzi.worker';
+export { KagziWorker, type WorkerState, type WorkerSnapshot } from './worker/kagzi.worker';

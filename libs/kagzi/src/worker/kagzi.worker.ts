@@ -67,6 +67,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   /** Resolves once the worker is registered and polling. */
   readonly ready = new Promise<void>((resolve) => (this.readyResolve = resolve));
 
+  /** @internal Nest creates the worker; read it with `app.get(KagziWorker)` (state, ready, snapshot()). */
   constructor(
     @Inject(KAGZI_RESOLVED_OPTIONS) options: ResolvedKagziOptions,
     private readonly registry: WorkflowRegistry,
