@@ -62,6 +62,9 @@ describe('decodeCursor refuses cursors listRuns never issued', () => {
     ['a run id that is not a string', forged(['2030-01-02 03:04:05+00', 7])],
     ['a missing run id', forged(['2030-01-02 03:04:05+00'])],
     ['a run id with extra text', forged(['2030-01-02 03:04:05+00', `${RUN_ID}x`])],
+    ['a bare number as the timestamp (Date.parse takes it, PostgreSQL does not)', forged(['1', RUN_ID])],
+    ['a bare year as the timestamp', forged(['2030', RUN_ID])],
+    ['a six-digit year', forged(['+275760-09-13T00:00:00.000Z', RUN_ID])],
   ])('%s', (_what, cursor) => {
     let caught: unknown;
     try {

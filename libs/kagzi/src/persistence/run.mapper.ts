@@ -67,10 +67,17 @@ export function encodeCursor(row: RunRow): string {
   return Buffer.from(JSON.stringify([row.cursor_at ?? row.created_at.toISOString(), row.id])).toString('base64url');
 }
 
+/** A timestamp as PostgreSQL prints it (`2026-11-30 04:58:01.123456+00`) or as toISOString() does. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
+
 export function decodeCursor(cursor: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const validTime = typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')));
+    // Date.parse accepts far more than PostgreSQL does ('1', '2030', year 275760): the shape encodeCursor writes, then a real date.
+    const validTime =
+      typeof createdAt === 'string' &&
+      CURSOR_TIME.test(createdAt) &&
+      !Number.isNaN(Date.parse(createdAt.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')));
     if (!validTime || !isUuid(id)) throw new Error('bad cursor');
     return { createdAt, id };
   } catch {
