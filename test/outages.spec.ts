@@ -12,7 +12,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { DatabaseUnavailableError, RunNotFoundError, Step, Workflow, WorkflowDefinition } from '@kagzi/nestjs';
 import { isConnectionFailure } from '../libs/kagzi/src/persistence/connection-failure';
-import { RunRepository } from '../libs/kagzi/src/persistence/run.repository';
+import { RunStore } from '../libs/kagzi/src/persistence/run.store';
 import { adminUrl, createTestDatabase, TestDatabase } from './support/database';
 import { bootKagzi, closeAllApps, delay, rejectionOf, sql } from './support/app';
 
@@ -123,10 +123,10 @@ describe('database outages', () => {
 
   it('start() whose first insert committed but whose reply was lost returns that run and inserts no second one', async () => {
     const kagzi = await bootKagzi({ url: db.url, providers: PROVIDERS, worker: false });
-    const insertRun = RunRepository.prototype.insertRun;
+    const insertRun = RunStore.prototype.insertRun;
     let calls = 0;
     // The insert reaches the database and commits; only the reply is lost, as when the server dies right after the commit.
-    jest.spyOn(RunRepository.prototype, 'insertRun').mockImplementation(async function (this: RunRepository, run) {
+    jest.spyOn(RunStore.prototype, 'insertRun').mockImplementation(async function (this: RunStore, run) {
       const result = await insertRun.call(this, run);
       if (++calls === 1) throw new Error('Connection terminated unexpectedly');
       return result;

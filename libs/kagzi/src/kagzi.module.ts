@@ -17,7 +17,9 @@ import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE } from './k
 import { KagziDatabase } from './persistence/kagzi-database';
 import { connectWithRetry } from './persistence/connection-retry';
 import { NotificationListener } from './persistence/notification.listener';
-import { RunRepository } from './persistence/run.repository';
+import { RunStore } from './persistence/run.store';
+import { VersionStore } from './persistence/version.store';
+import { WorkerStore } from './persistence/worker.store';
 import { KagziWorker } from './worker/kagzi.worker';
 
 /**
@@ -29,7 +31,9 @@ import { KagziWorker } from './worker/kagzi.worker';
   providers: [
     { provide: KAGZI_RESOLVED_OPTIONS, useFactory: (options?: KagziModuleOptions) => resolveKagziOptions(options ?? {}), inject: [MODULE_OPTIONS_TOKEN] },
     { provide: KagziDatabase, useFactory: (options: ResolvedKagziOptions) => KagziDatabase.open(options), inject: [KAGZI_RESOLVED_OPTIONS] },
-    { provide: RunRepository, useFactory: (db: KagziDatabase) => new RunRepository(db), inject: [KagziDatabase] },
+    { provide: RunStore, useFactory: (db: KagziDatabase) => new RunStore(db), inject: [KagziDatabase] },
+    { provide: WorkerStore, useFactory: (db: KagziDatabase) => new WorkerStore(db), inject: [KagziDatabase] },
+    { provide: VersionStore, useFactory: (db: KagziDatabase) => new VersionStore(db), inject: [KagziDatabase] },
     {
       provide: NotificationListener,
       useFactory: async (db: KagziDatabase, options: ResolvedKagziOptions) => {
@@ -44,15 +48,15 @@ import { KagziWorker } from './worker/kagzi.worker';
     { provide: PayloadSerializer, useFactory: (options: ResolvedKagziOptions) => new PayloadSerializer(options.maxPayloadBytes), inject: [KAGZI_RESOLVED_OPTIONS] },
     {
       provide: WorkflowRunner,
-      useFactory: (registry: WorkflowRegistry, repository: RunRepository, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
-        new WorkflowRunner(registry, repository, serializer, options.defaultRetry, options.classifyError),
-      inject: [WorkflowRegistry, RunRepository, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
+      useFactory: (registry: WorkflowRegistry, runs: RunStore, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
+        new WorkflowRunner(registry, runs, serializer, options.defaultRetry, options.classifyError),
+      inject: [WorkflowRegistry, RunStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
     },
     {
       provide: RunOutcomeWaiter,
-      useFactory: (repository: RunRepository, notifications: NotificationListener, options: ResolvedKagziOptions) =>
-        new RunOutcomeWaiter(repository, notifications, options.worker ? options.worker.pollIntervalMs : CLIENT_POLL_INTERVAL_MS),
-      inject: [RunRepository, NotificationListener, KAGZI_RESOLVED_OPTIONS],
+      useFactory: (runs: RunStore, notifications: NotificationListener, options: ResolvedKagziOptions) =>
+        new RunOutcomeWaiter(runs, notifications, options.worker ? options.worker.pollIntervalMs : CLIENT_POLL_INTERVAL_MS),
+      inject: [RunStore, NotificationListener, KAGZI_RESOLVED_OPTIONS],
     },
     WorkflowMetadataAccessor,
     WorkflowRegistry,

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 // Not public API: the step_attempts insert is timed on its own against the library's commitStep SQL.
-import { commitStepSql } from '../../../../libs/kagzi/src/persistence/sql/commit-step.sql';
+import { commitStep } from '../../../../libs/kagzi/src/persistence/sql/commit-step.sql';
 import { BenchApp, bootBenchApp } from '../bench-app';
 import { QueryRecord } from '../probe';
 import { emit, median, medianCi95, note, round, spread, sleep } from '../report';
@@ -158,7 +158,7 @@ async function happyPath(app: BenchApp, steps: number, reps: number): Promise<vo
  * alternating, on a connection of its own, against runs that no worker serves.
  */
 async function attemptRowCost(url: string, schema: string, pairs: number): Promise<void> {
-  const withAttempt = commitStepSql(schema);
+  const withAttempt = commitStep.text(schema);
   const withoutAttempt = withAttempt.replace(/\), attempt as \([\s\S]*?\n\)\s*\nselect id from step\s*$/, ')\nselect id from step');
   if (withoutAttempt === withAttempt || withoutAttempt.includes('step_attempts')) {
     note('[retry] commitStep no longer has the expected `attempt` CTE; skipping the step_attempts row cost');
@@ -175,10 +175,7 @@ async function attemptRowCost(url: string, schema: string, pairs: number): Promi
       );
       runIds.push(rows[0].id);
     }
-    // $1 … $11 as listed in commit-step.sql.ts; any later parameter (the parallel group and branch
-    // of a step in a ctx.parallel branch) is null, as for a top-level step.
-    const params = Math.max(...[...withAttempt.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
-    const padded = (values: unknown[]): unknown[] => [...values, ...new Array<null>(Math.max(0, params - values.length)).fill(null)];
+    // A top-level step: no parallel group or branch.
     let keys = 0;
     const commit = async (variant: 'with' | 'without'): Promise<number> => {
       const i = keys++;
@@ -186,7 +183,10 @@ async function attemptRowCost(url: string, schema: string, pairs: number): Promi
       const { rowCount } = await client.query({
         name: `bench_commit_step_${variant}`,
         text: variant === 'with' ? withAttempt : withoutAttempt,
-        values: padded([runIds[i % runIds.length], 'bench', 1, `add#${i}`, 'add', 'COMPLETED', 'hash', '1', null, new Date(), 1]),
+        values: commitStep.values({
+          runId: runIds[i % runIds.length], owner: 'bench', epoch: 1, key: `add#${i}`, name: 'add', status: 'COMPLETED',
+          argsHash: 'hash', output: '1', error: null, startedAt: new Date(), attempt: 1,
+        }),
       });
       if (rowCount !== 1) throw new Error(`[retry] commitStep (${variant} attempt row) wrote ${String(rowCount)} rows`);
       return performance.now() - t;

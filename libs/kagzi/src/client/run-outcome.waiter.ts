@@ -3,7 +3,7 @@ import { RunNotFoundError } from '../errors/run-not-found.error';
 import { ShuttingDownError } from '../errors/shutting-down.error';
 import { TERMINAL_STATUSES } from '../interfaces/run.interface';
 import { NotificationListener } from '../persistence/notification.listener';
-import { RunRepository } from '../persistence/run.repository';
+import { RunStore } from '../persistence/run.store';
 import { RunOutcomeRow } from '../persistence/run.rows';
 
 interface Waiter {
@@ -24,7 +24,7 @@ export class RunOutcomeWaiter {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly repository: RunRepository,
+    private readonly runs: RunStore,
     notifications: NotificationListener,
     private readonly pollIntervalMs: number,
   ) {
@@ -65,7 +65,7 @@ export class RunOutcomeWaiter {
   /** The run may have finished before anyone waited. */
   private async checkFirst(runId: string, waiter: Waiter): Promise<void> {
     try {
-      const outcome = await this.repository.getRunOutcome(runId);
+      const outcome = await this.runs.getRunOutcome(runId);
       if (!outcome) {
         this.remove(runId, waiter);
         waiter.reject(new RunNotFoundError(`No workflow run has id ${runId}`));
@@ -80,7 +80,7 @@ export class RunOutcomeWaiter {
   private async poll(runIds: string[]): Promise<void> {
     if (runIds.length === 0 || this.closed) return;
     try {
-      for (const row of await this.repository.getRunOutcomes(runIds)) this.deliver(row.id, row);
+      for (const row of await this.runs.getRunOutcomes(runIds)) this.deliver(row.id, row);
     } catch (err: unknown) {
       if (!this.closed) this.logger.warn(`Polling run outcomes failed; retrying in ${this.pollIntervalMs} ms: ${String(err)}`);
     }

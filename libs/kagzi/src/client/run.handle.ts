@@ -9,13 +9,13 @@ import { WorkflowFailedError } from '../errors/workflow-failed.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { RunStatus } from '../interfaces/run.interface';
 import { ConnectionRetry } from '../persistence/connection-retry';
-import { RunRepository } from '../persistence/run.repository';
+import { RunStore } from '../persistence/run.store';
 import { RunOutcomeRow } from '../persistence/run.rows';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { WorkflowHandle } from './workflow.handle';
 
 export interface HandleDeps {
-  repository: RunRepository;
+  runs: RunStore;
   waiter: RunOutcomeWaiter;
   serializer: PayloadSerializer;
   /** Retries the handle's reads through a database outage (the client's reconnectTimeout). */
@@ -23,7 +23,7 @@ export interface HandleDeps {
   cancel(runId: string, reason?: string): Promise<void>;
 }
 
-/** The {@link WorkflowHandle} the client hands out: reads go through the client's repository and retry. */
+/** The {@link WorkflowHandle} the client hands out: reads go through the client's run store and retry. */
 export class RunHandle<O = unknown> implements WorkflowHandle<O> {
   constructor(
     readonly runId: string,
@@ -48,7 +48,7 @@ export class RunHandle<O = unknown> implements WorkflowHandle<O> {
   }
 
   async status(): Promise<RunStatus> {
-    const outcome = await this.deps.retry.run(`status() of run ${this.runId}`, () => this.deps.repository.getRunOutcome(this.runId));
+    const outcome = await this.deps.retry.run(`status() of run ${this.runId}`, () => this.deps.runs.getRunOutcome(this.runId));
     if (!outcome) throw new RunNotFoundError(`No workflow run has id ${this.runId}`);
     return outcome.status;
   }

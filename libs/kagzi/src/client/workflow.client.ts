@@ -21,7 +21,9 @@ import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { ConnectionRetry } from '../persistence/connection-retry';
-import { RunRepository } from '../persistence/run.repository';
+import { RunStore } from '../persistence/run.store';
+import { VersionStore } from '../persistence/version.store';
+import { WorkerStore } from '../persistence/worker.store';
 import { toRunDetails, toRunSummary, toVersionInfo, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
 import { InsertRunResult } from '../persistence/run.rows';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
@@ -82,7 +84,9 @@ export class WorkflowClient implements OnApplicationBootstrap {
   /** @internal Nest creates the client; inject it rather than constructing it. */
   constructor(
     @Inject(KAGZI_RESOLVED_OPTIONS) options: ResolvedKagziOptions,
-    private readonly repository: RunRepository,
+    private readonly runs: RunStore,
+    private readonly versions: VersionStore,
+    private readonly workers: WorkerStore,
     private readonly waiter: RunOutcomeWaiter,
     private readonly registry: WorkflowRegistry,
     private readonly accessor: WorkflowMetadataAccessor,
@@ -105,12 +109,12 @@ export class WorkflowClient implements OnApplicationBootstrap {
     // inserted the run, and the retry then finds it by this id (the insert does nothing on a taken id).
     const id = randomUUID();
     const runId = await this.retry.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
-      const inserted = await this.repository.insertRun({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs });
+      const inserted = await this.runs.insertRun({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs });
       if (inserted.id) return inserted.id;
       // A repeated idempotency key returns the first run, even if its version was deprecated since.
-      const existing = options.idempotencyKey === undefined ? undefined : await this.repository.findRunIdByKey(name, options.idempotencyKey);
+      const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
       if (existing) return existing;
-      if (attempt > 1 && (await this.repository.getRunOutcome(id))) return id;
+      if (attempt > 1 && (await this.runs.getRunOutcome(id))) return id;
       throw versionError(name, options.version, inserted);
     });
     return this.getHandle<O>(runId);
@@ -119,7 +123,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   /** The version `start()` uses without `options.version`: the default set, else the highest not deprecated. */
   async getDefaultVersion(name: string): Promise<number> {
     this.assertName(name);
-    const found = await this.retry.run(`getDefaultVersion('${name}')`, () => this.repository.defaultVersion(name));
+    const found = await this.retry.run(`getDefaultVersion('${name}')`, () => this.versions.defaultVersion(name));
     if (found.known_versions === 0) throw unknownWorkflow(name);
     if (found.version === null) throw new DefaultVersionError(`Every version of workflow "${name}" is deprecated; register a new version`);
     return found.version;
@@ -129,7 +133,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   async setDefaultVersion(name: string, version: number): Promise<void> {
     this.assertName(name);
     this.assertVersion(version);
-    const result = await this.retry.run(`setDefaultVersion('${name}', ${version})`, () => this.repository.setDefaultVersion(name, version));
+    const result = await this.retry.run(`setDefaultVersion('${name}', ${version})`, () => this.versions.setDefaultVersion(name, version));
     if (result.known_versions === 0) throw unknownWorkflow(name);
     if (!result.version_known) throw unknownVersion(name, version);
     if (!result.usable) throw new WorkflowVersionDeprecatedError(`Workflow "${name}" version ${version} is deprecated and cannot be the default`);
@@ -142,7 +146,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   async deprecateVersion(name: string, version: number): Promise<void> {
     this.assertName(name);
     this.assertVersion(version);
-    const result = await this.retry.run(`deprecateVersion('${name}', ${version})`, () => this.repository.deprecateVersion(name, version));
+    const result = await this.retry.run(`deprecateVersion('${name}', ${version})`, () => this.versions.deprecateVersion(name, version));
     if (result.known_versions === 0) throw unknownWorkflow(name);
     if (!result.version_known) throw unknownVersion(name, version);
     if (!result.deprecated) {
@@ -155,28 +159,28 @@ export class WorkflowClient implements OnApplicationBootstrap {
   /** Every registered version of `name`, oldest first, with its default/deprecated/served state and runs in flight. */
   async listVersions(name: string): Promise<WorkflowVersionInfo[]> {
     this.assertName(name);
-    const rows = await this.retry.run(`listVersions('${name}')`, () => this.repository.listVersions(name));
+    const rows = await this.retry.run(`listVersions('${name}')`, () => this.versions.listVersions(name));
     if (rows.length === 0) throw unknownWorkflow(name);
     return rows.map(toVersionInfo);
   }
 
   /** Every known worker (pruned after `worker.retention`), newest first. */
   async listWorkers(): Promise<WorkerInfo[]> {
-    return (await this.retry.run('listWorkers()', () => this.repository.listWorkers())).map(toWorkerInfo);
+    return (await this.retry.run('listWorkers()', () => this.workers.listWorkers())).map(toWorkerInfo);
   }
 
   /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere. */
   async onApplicationBootstrap(): Promise<void> {
     const local = this.registry.all();
     const pairs = { names: local.map((w) => w.name), versions: local.map((w) => w.version) };
-    await this.retry.run('recording workflow versions at boot', () => this.repository.registerVersions(pairs, false));
+    await this.retry.run('recording workflow versions at boot', () => this.versions.registerVersions(pairs, false));
   }
 
   /** The handle of an existing run, e.g. one started by another process; no database round trip. */
   getHandle<O = unknown>(runId: string): WorkflowHandle<O> {
     this.assertRunId(runId);
     return new RunHandle<O>(runId, {
-      repository: this.repository,
+      runs: this.runs,
       waiter: this.waiter,
       serializer: this.serializer,
       retry: this.retry,
@@ -187,7 +191,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   /** The run, its steps and their attempts, for inspection. */
   async getRun(runId: string): Promise<RunDetails> {
     this.assertRunId(runId);
-    const found = await this.retry.run(`getRun(${runId})`, () => this.repository.getRun(runId));
+    const found = await this.retry.run(`getRun(${runId})`, () => this.runs.getRun(runId));
     if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
     return toRunDetails(found.run, found.steps, found.attempts, this.serializer);
   }
@@ -197,7 +201,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     const parsed = listSchema.safeParse(filter);
     if (!parsed.success) throw new InvalidOptionsError(`Invalid listRuns filter: ${describeIssues(parsed.error, 'filter')}`);
     const limit = filter.limit ?? 50;
-    const rows = await this.retry.run('listRuns()', () => this.repository.listRuns({
+    const rows = await this.retry.run('listRuns()', () => this.runs.listRuns({
       name: filter.name,
       version: filter.version,
       statuses: filter.status === undefined ? undefined : ([] as RunStatus[]).concat(filter.status),
@@ -224,7 +228,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   private async count(method: 'countRuns' | 'countWorkflows', filter: RunCountFilter): Promise<number> {
     const parsed = listSchema.pick({ name: true, version: true, status: true }).strict().safeParse(filter);
     if (!parsed.success) throw new InvalidOptionsError(`Invalid ${method} filter: ${describeIssues(parsed.error, 'filter')}`);
-    return this.retry.run(`${method}()`, () => this.repository.countRuns({
+    return this.retry.run(`${method}()`, () => this.runs.countRuns({
       name: filter.name,
       version: filter.version,
       statuses: filter.status === undefined ? undefined : ([] as RunStatus[]).concat(filter.status),
@@ -242,7 +246,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     error.retryable = false;
     // Safe to repeat: an attempt whose reply was lost cancelled the run, and the retry then finds it finished.
     const known = await this.retry.run(`cancel(${runId})`, async () =>
-      (await this.repository.cancelRun(runId, serializeStepError(error))) || (await this.repository.getRunOutcome(runId)) !== undefined,
+      (await this.runs.cancelRun(runId, serializeStepError(error))) || (await this.runs.getRunOutcome(runId)) !== undefined,
     );
     if (!known) throw new RunNotFoundError(`No workflow run has id ${runId}`);
   }

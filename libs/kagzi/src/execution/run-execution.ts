@@ -6,7 +6,8 @@ import { LeaseLostError } from '../errors/lease-lost.error';
 import { PermanentError, StepError } from '../errors/step.error';
 import { toStepError } from '../errors/step-error.serializer';
 import { UsageError } from '../errors/usage.error';
-import { Lease, RunRepository, StepPlacement } from '../persistence/run.repository';
+import { RunStore } from '../persistence/run.store';
+import { Lease, StepPlacement } from '../persistence/store.types';
 import { StoredStepRow } from '../persistence/run.rows';
 import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
@@ -22,7 +23,7 @@ export type { ExecutionStop } from './run-stop';
 const SLEEP_STEP = '$sleep';
 
 export interface RunExecutionDeps {
-  repository: RunRepository;
+  runs: RunStore;
   serializer: PayloadSerializer;
   classifyError?: ClassifyErrorHook;
   defaultRetry: RetryPolicy;
@@ -72,8 +73,8 @@ export class RunExecution {
     return this.stop.reason;
   }
 
-  get repository(): RunRepository {
-    return this.deps.repository;
+  get runs(): RunStore {
+    return this.deps.runs;
   }
 
   get serializer(): PayloadSerializer {
@@ -90,7 +91,7 @@ export class RunExecution {
 
   /** Loads what earlier executions of the run recorded (before the workflow code starts). */
   async restore(): Promise<void> {
-    const steps = await this.write('loading its recorded steps', () => this.deps.repository.loadSteps(this.runId));
+    const steps = await this.write('loading its recorded steps', () => this.deps.runs.loadSteps(this.runId));
     for (const step of steps) this.stored.set(step.step_key, step);
   }
 
@@ -129,9 +130,9 @@ export class RunExecution {
     await this.endOfTurn(scope);
     if (this.fibers.canPark()) {
       const due = this.fibers.earliest(wakeAt);
-      return this.parkNow(due, 'recording a sleep', () => this.deps.repository.parkRun(this.lease, due, sleep));
+      return this.parkNow(due, 'recording a sleep', () => this.deps.runs.parkRun(this.lease, due, sleep));
     }
-    const outcome = await this.write('recording a sleep', () => this.deps.repository.recordMarker(this.lease, { ...sleep, name: 'sleep', kind: 'SLEEP' }));
+    const outcome = await this.write('recording a sleep', () => this.deps.runs.recordMarker(this.lease, { ...sleep, name: 'sleep', kind: 'SLEEP' }));
     if (outcome.kind === 'lost') this.loseLease('its sleep could not be recorded');
     await this.fibers.block(wakeAt, scope.branchSignal);
   }
@@ -143,7 +144,7 @@ export class RunExecution {
   async recordDecision(scope: RunScope, key: string, name: string, decision: unknown): Promise<StoredStepRow | undefined> {
     const output = this.deps.serializer.encode(decision, `decision of ${name}`).text;
     const outcome = await this.write(`recording ${name} (${key})`, () =>
-      this.deps.repository.recordMarker(this.lease, { key, name, kind: 'GROUP', output, ...this.placement(scope) }),
+      this.deps.runs.recordMarker(this.lease, { key, name, kind: 'GROUP', output, ...this.placement(scope) }),
     );
     if (outcome.kind === 'lost') this.loseLease(`its record of ${name} (${key}) was refused`);
     return outcome.kind === 'exists' ? outcome.step : undefined;
@@ -178,7 +179,7 @@ export class RunExecution {
     await this.endOfTurn(scope);
     if (this.fibers.canPark()) {
       const due = this.fibers.earliest(wakeAt);
-      return this.parkNow(due, what, () => this.deps.repository.parkRun(this.lease, due));
+      return this.parkNow(due, what, () => this.deps.runs.parkRun(this.lease, due));
     }
     await this.fibers.block(wakeAt, scope.branchSignal);
   }
@@ -234,7 +235,7 @@ export class RunExecution {
   /** Every strand is blocked (branches asleep or backing off): park until the earliest wake-up. */
   private parkWhenIdle(due: Date): void {
     void (async () => {
-      const parked = await this.write('parking the run', () => this.deps.repository.parkRun(this.lease, due));
+      const parked = await this.write('parking the run', () => this.deps.runs.parkRun(this.lease, due));
       if (!parked) this.loseLease('the run was cancelled or claimed by another worker before it could be parked');
       this.stop.finish({ kind: 'suspended', wakeAt: due });
     })().catch(() => undefined); // a refused write has already stopped the run

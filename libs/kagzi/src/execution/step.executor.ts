@@ -5,7 +5,8 @@ import { rehydrateStepError, serializeStepError } from '../errors/step-error.ser
 import { StoredStepRow } from '../persistence/run.rows';
 import { hashArguments, unstorableValueError } from './payload.serializer';
 import { Logger } from '@nestjs/common';
-import { Lease, RunRepository, StepPlacement } from '../persistence/run.repository';
+import { RunStore } from '../persistence/run.store';
+import { Lease, StepPlacement } from '../persistence/store.types';
 import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { RunFibers } from './run-fibers';
@@ -30,7 +31,7 @@ export interface StepHost {
   readonly lease: Lease;
   readonly fibers: RunFibers;
   readonly controller: AbortController;
-  readonly repository: RunRepository;
+  readonly runs: RunStore;
   readonly serializer: PayloadSerializer;
   readonly defaultRetry: RetryPolicy;
   readonly logger: Logger;
@@ -132,9 +133,9 @@ export class StepExecutor {
     await run.endOfTurn(scope);
     if (run.fibers.canPark(1)) {
       const due = run.fibers.earliest(step.nextAttemptAt);
-      return run.parkNow(due, what, () => run.repository.scheduleRetry(run.lease, placed, due));
+      return run.parkNow(due, what, () => run.runs.scheduleRetry(run.lease, placed, due));
     }
-    const recorded = await run.write(what, () => run.repository.scheduleRetry(run.lease, placed));
+    const recorded = await run.write(what, () => run.runs.scheduleRetry(run.lease, placed));
     if (!recorded) run.loseLease(`its record of attempt ${step.attempt} of step "${step.name}" was refused`);
     executing();
     await run.fibers.block(step.nextAttemptAt, scope.branchSignal);
@@ -170,7 +171,7 @@ export class StepExecutor {
   ): Promise<T> {
     const run = this.run;
     const outcome = await run.write(`recording step "${at.name}" (${at.key})`, () =>
-      run.repository.commitStep(run.lease, {
+      run.runs.commitStep(run.lease, {
         key: at.key,
         name: at.name,
         status: result.status,

@@ -4,7 +4,8 @@ import { ErrorKind } from '../errors/error-kind';
 import { PermanentError, StepError } from '../errors/step.error';
 import { serializeStepError, toStepError } from '../errors/step-error.serializer';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
-import { ClaimedRun, RunRepository } from '../persistence/run.repository';
+import { RunStore } from '../persistence/run.store';
+import { ClaimedRun } from '../persistence/store.types';
 import { PayloadSerializer, unstorableValueError } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { ExecutionStop, RunExecution } from './run-execution';
@@ -19,7 +20,7 @@ export class WorkflowRunner {
 
   constructor(
     private readonly registry: WorkflowRegistry,
-    private readonly repository: RunRepository,
+    private readonly runs: RunStore,
     private readonly serializer: PayloadSerializer,
     private readonly defaultRetry: RetryPolicy,
     private readonly classifyError?: ClassifyErrorHook,
@@ -28,7 +29,7 @@ export class WorkflowRunner {
   /** Prepares the execution and returns it with a promise of its end (which never rejects). */
   start(claim: ClaimedRun): { execution: RunExecution; done: Promise<ExecutionStop | 'finished'> } {
     const execution = new RunExecution(claim.lease, claim.workflowName, claim.version, new Map(), {
-      repository: this.repository,
+      runs: this.runs,
       serializer: this.serializer,
       classifyError: this.classifyError,
       defaultRetry: this.defaultRetry,
@@ -76,7 +77,7 @@ export class WorkflowRunner {
     } catch (err: unknown) {
       return this.fail(execution, unstorableValueError(err, `${claim.workflowName}.run`, 1));
     }
-    const written = await execution.write('recording its completion', () => this.repository.finishRun(execution.lease, 'COMPLETED', text, null));
+    const written = await execution.write('recording its completion', () => this.runs.finishRun(execution.lease, 'COMPLETED', text, null));
     if (!written) return this.lost(execution, 'its completion was refused');
     this.logger.debug?.(`Run ${execution.runId} (${claim.workflowName} v${claim.version}) completed`);
     return 'finished';
@@ -85,7 +86,7 @@ export class WorkflowRunner {
   /** Records the run's failure; an error the database refuses is replaced by one that says so. */
   private async fail(execution: RunExecution, error: StepError): Promise<ExecutionStop | 'finished'> {
     let stored = serializeStepError(error);
-    const write = (): Promise<boolean> => this.repository.finishRun(execution.lease, 'FAILED', null, stored);
+    const write = (): Promise<boolean> => this.runs.finishRun(execution.lease, 'FAILED', null, stored);
     let written: boolean;
     try {
       written = await execution.write('recording its failure', write);

@@ -4,7 +4,7 @@ import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import { DEAF_WORKER_GRACE_MS, DEAF_WORKER_POLLS, LIVE_WORKER_HEARTBEATS } from '../common/limits';
 import { ResolvedKagziOptions } from '../common/resolve-options';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
-import { RunRepository } from '../persistence/run.repository';
+import { WorkerStore } from '../persistence/worker.store';
 import { KagziWorker } from '../worker/kagzi.worker';
 
 const DATABASE_TIMEOUT_MS = 2_000;
@@ -21,7 +21,7 @@ export class KagziHealthIndicator {
   /** @internal Nest creates the indicator; inject it rather than constructing it. */
   constructor(
     private readonly health: HealthIndicatorService,
-    private readonly repository: RunRepository,
+    private readonly workers: WorkerStore,
     private readonly worker: KagziWorker,
     @Inject(KAGZI_RESOLVED_OPTIONS) private readonly options: ResolvedKagziOptions,
   ) {}
@@ -40,7 +40,7 @@ export class KagziHealthIndicator {
     let stats: { due_backlog: number; unserved: string[] };
     const started = Date.now();
     try {
-      stats = await withTimeout(this.repository.healthStats(snapshot.served), DATABASE_TIMEOUT_MS, () => new Error(`no answer within ${DATABASE_TIMEOUT_MS} ms`));
+      stats = await withTimeout(this.workers.healthStats(snapshot.served), DATABASE_TIMEOUT_MS, () => new Error(`no answer within ${DATABASE_TIMEOUT_MS} ms`));
     } catch (err: unknown) {
       return indicator.down({ ...details, reason: `database unreachable: ${err instanceof Error ? err.message : String(err)}` });
     }

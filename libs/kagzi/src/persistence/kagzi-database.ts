@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Pool, type QueryResultRow } from 'pg';
+import { Pool, type QueryConfig, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { KAGZI_MIGRATIONS } from '../../../../migrations';
 import { poolSize } from '../common/limits';
@@ -8,6 +8,10 @@ import { connectWithRetry } from './connection-retry';
 import { EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.launcher';
 import { resolveEmbeddedPostgres } from './embedded-postgres.package';
 import { statementName } from './schema-identifiers';
+import { BoundStatement } from './statement';
+
+/** Runs one bound statement and returns its rows. */
+export type StatementRunner = <R extends QueryResultRow>(statement: BoundStatement) => Promise<R[]>;
 
 /**
  * The process's connection to Kagzi's PostgreSQL: a pg pool of its own for every statement Kagzi runs
@@ -96,15 +100,12 @@ export class KagziDatabase {
     }
   }
 
-  /** Runs `work` in one transaction on one connection; its statements are named prepared statements too. */
-  async transaction<T>(work: (query: <R extends QueryResultRow>(name: string, text: string, values: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+  /** Runs `work` in one transaction on one connection; its statements are sent as `run` sends them. */
+  async transaction<T>(work: (run: StatementRunner) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('begin');
-      const result = await work(async <R extends QueryResultRow>(name: string, text: string, values: unknown[]) => {
-        const res = await client.query<R>({ name: statementName(this.schema, name), text, values });
-        return res.rows;
-      });
+      const result = await work(async <R extends QueryResultRow>(statement: BoundStatement) => (await client.query<R>(this.config(statement))).rows);
       await client.query('commit');
       return result;
     } catch (err: unknown) {
@@ -116,9 +117,13 @@ export class KagziDatabase {
   }
 
   /** Runs one statement as a named prepared statement (parsed once per connection). */
-  async query<R extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<R[]> {
-    const result = await this.pool.query<R>({ name: statementName(this.schema, name), text, values });
+  async run<R extends QueryResultRow>(statement: BoundStatement): Promise<R[]> {
+    const result = await this.pool.query<R>(this.config(statement));
     return result.rows;
+  }
+
+  private config(statement: BoundStatement): QueryConfig {
+    return { name: statementName(this.schema, statement.name), text: statement.text(this.schema), values: statement.values };
   }
 
   /** Nest lifecycle: runs after every worker has drained (beforeApplicationShutdown). */

@@ -10,7 +10,10 @@ import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { isConnectionFailure } from '../persistence/connection-failure';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { NotificationListener } from '../persistence/notification.listener';
-import { ClaimedRun, Lease, RunRepository, ServedPairs } from '../persistence/run.repository';
+import { RunStore } from '../persistence/run.store';
+import { ClaimedRun, Lease, ServedPairs } from '../persistence/store.types';
+import { VersionStore } from '../persistence/version.store';
+import { WorkerStore } from '../persistence/worker.store';
 import { ClaimLoop } from './claim-loop';
 import { LeaseKeeper } from './lease-keeper';
 import { WorkerRegistration } from './worker-registration';
@@ -71,7 +74,9 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     @Inject(KAGZI_RESOLVED_OPTIONS) options: ResolvedKagziOptions,
     private readonly registry: WorkflowRegistry,
-    private readonly repository: RunRepository,
+    private readonly runs: RunStore,
+    private readonly workers: WorkerStore,
+    private readonly versions: VersionStore,
     private readonly notifications: NotificationListener,
     private readonly runner: WorkflowRunner,
   ) {
@@ -106,10 +111,10 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       return;
     }
     this.served = this.servedPairs(options);
-    const registration = new WorkerRegistration(this.id, options, this.served, this.repository, this.logger);
+    const registration = new WorkerRegistration(this.id, options, this.served, this.workers, this.logger);
     // A database that restarts while the app boots is waited for, as open() waits for it.
     const retry = new ConnectionRetry(this.reconnectTimeoutMs);
-    await retry.run('recording the served versions at boot', () => this.repository.registerVersions(this.served, true));
+    await retry.run('recording the served versions at boot', () => this.versions.registerVersions(this.served, true));
     await retry.run('registering the worker', () => registration.register());
     const leases = this.keepLeases(options, registration);
     const loop = this.claimLoop(options, leases);
@@ -156,7 +161,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       logger: this.logger,
       held: () => [...this.held.values()].map((run) => run.lease),
       beat: (leases) =>
-        this.repository.heartbeat(
+        this.workers.heartbeat(
           { id: this.id, name: options.name, status: this.currentState === 'DRAINING' ? 'DRAINING' : 'RUNNING', activeRuns: this.held.size },
           leases,
           options.leaseDurationMs,
@@ -176,13 +181,13 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       // A worker whose heartbeats cannot renew leases in time would only claim runs to lose them.
       mayClaim: () => leases.renewable(),
       claim: async (max) => {
-        const claimed = await this.repository.claimRuns(options.name, this.served, max, options.leaseDurationMs);
+        const claimed = await this.runs.claimRuns(options.name, this.served, max, options.leaseDurationMs);
         if (this.claimFailing) this.logger.log(`Worker ${options.name}: claiming works again`);
         this.claimFailing = false;
         return claimed;
       },
       launch: (run) => this.launch(options, run),
-      nextDueInMs: () => this.repository.nextDueInMs(this.served),
+      nextDueInMs: () => this.runs.nextDueInMs(this.served),
       polled: () => (this.lastPollAt = new Date()),
       claimFailed: (err) => {
         // An outage fails every poll: say so once, at WARN (it passes); anything else is a fault, at ERROR each time.
@@ -215,7 +220,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const held = [...this.held.values()];
     for (const run of held) this.stopHeld(run, 'the worker is shutting down');
     try {
-      const released = await this.repository.releaseRuns({ id: this.id, name: options.name }, held.map((run) => run.lease));
+      const released = await this.workers.releaseRuns({ id: this.id, name: options.name }, held.map((run) => run.lease));
       this.logger.warn(`Worker ${options.name}: drain timed out; handed back ${released.length} run(s) for another worker`);
       return released.length;
     } catch (err: unknown) {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { leaseDeadlineMs, leaseRenewable } from '../common/lease-timing';
-import { Lease } from '../persistence/run.repository';
+import { Lease } from '../persistence/store.types';
 
 export interface LeaseKeeperDeps {
   workerName: string;

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { ResolvedWorkerOptions } from '../common/resolve-options';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { KAGZI_VERSION } from '../kagzi.constants';
-import { RunRepository, ServedPairs } from '../persistence/run.repository';
+import { ServedPairs } from '../persistence/store.types';
+import { WorkerStore } from '../persistence/worker.store';
 
 /** Old STOPPED/LOST workers and events are pruned at most this often, by whichever worker's heartbeat comes first. */
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -22,7 +23,7 @@ export class WorkerRegistration {
     readonly id: string,
     private readonly options: ResolvedWorkerOptions,
     private readonly served: ServedPairs,
-    private readonly repository: RunRepository,
+    private readonly workers: WorkerStore,
     private readonly logger: Logger,
   ) {}
 
@@ -30,7 +31,7 @@ export class WorkerRegistration {
   async register(retry = true): Promise<void> {
     const options = this.options;
     try {
-      await this.repository.registerWorker({
+      await this.workers.registerWorker({
         id: this.id,
         name: options.name,
         hostname: hostname(),
@@ -44,11 +45,11 @@ export class WorkerRegistration {
       if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
       // A restart on the same host (a supervisor, a Kubernetes pod) finds its predecessor's row still
       // RUNNING: if that process is gone, the name is free now rather than after 3 heartbeats.
-      const holder = await this.repository.findLiveWorker(options.name);
+      const holder = await this.workers.findLiveWorker(options.name);
       if (!holder) return retry ? this.register(false) : Promise.reject(err);
       const predecessor = holder.pid === process.pid ? !LIVE_NAMES_IN_PROCESS.has(options.name) : !processAlive(holder.pid);
       if (retry && holder.hostname === hostname() && predecessor) {
-        await this.repository.markWorkerLost(holder.id, options.name);
+        await this.workers.markWorkerLost(holder.id, options.name);
         return this.register(false);
       }
       throw new InvalidOptionsError(
@@ -61,7 +62,7 @@ export class WorkerRegistration {
   /** Records DRAINING or STOPPED with an event; a failure is logged, never thrown (shutdown goes on). */
   async recordStatus(status: 'DRAINING' | 'STOPPED', data: Record<string, unknown>): Promise<void> {
     try {
-      await this.repository.setWorkerStatus({ id: this.id, name: this.options.name }, status, data);
+      await this.workers.setWorkerStatus({ id: this.id, name: this.options.name }, status, data);
     } catch (err: unknown) {
       this.logger.warn(`Worker ${this.options.name}: could not record ${status}: ${String(err)}`);
     }
@@ -72,7 +73,7 @@ export class WorkerRegistration {
   async pruneIfDue(): Promise<void> {
     if (Date.now() - this.lastPruneAt <= PRUNE_EVERY_MS) return;
     this.lastPruneAt = Date.now();
-    await this.repository.pruneWorkers(this.options.retentionMs).catch((err: unknown) => {
+    await this.workers.pruneWorkers(this.options.retentionMs).catch((err: unknown) => {
       this.logger.warn(`Worker ${this.options.name}: pruning old workers failed: ${String(err)}`);
     });
   }

@@ -1,11 +1,14 @@
+import { statement } from '../statement';
+
 /**
  * Claim due runs of the (name, version) pairs this worker serves, in one statement.
  * One due_at column serves queued runs, delayed starts, sleep wake-ups, retry back-off and expired
  * leases, so a single index scan finds all of them. SKIP LOCKED lets racing workers take disjoint
  * rows instead of queueing on the same ones; the epoch bump fences every write of a previous owner.
- * $1 owner, $2 names, $3 versions, $4 limit, $5 lease ms
  */
-export const claimRunsSql = (s: string): string => `
+export const claimRuns = statement(
+  'claimRuns',
+  (s) => `
 with due as (
   select id from "${s}".workflow_runs
   where due_at <= now()
@@ -19,4 +22,6 @@ set status = 'RUNNING', lease_owner = $1::text, lease_epoch = r.lease_epoch + 1,
     due_at = now() + $5::double precision * interval '1 millisecond',
     started_at = coalesce(r.started_at, now()), updated_at = now()
 from due where r.id = due.id
-returning r.id, r.workflow_name, r.workflow_version, r.input, r.lease_epoch`;
+returning r.id, r.workflow_name, r.workflow_version, r.input, r.lease_epoch`,
+  (a: { owner: string; names: string[]; versions: number[]; limit: number; leaseMs: number }) => [a.owner, a.names, a.versions, a.limit, a.leaseMs],
+);

@@ -1,12 +1,15 @@
+import { SerializedStepError } from '../../errors/step.error';
+import { statement } from '../statement';
+
 /**
  * Record a finished step and its last attempt, fenced by the lease, in one statement.
  * FOR SHARE on the run row makes a concurrent claim (an UPDATE) wait for this commit, so the next
  * owner always loads it; a stale owner or epoch selects no row and writes nothing. A step waiting
  * for a retry (RUNNING) may be finished; a finished step is never overwritten.
- * $1 run id, $2 owner, $3 epoch, $4 key, $5 name, $6 status, $7 args hash, $8 output json,
- * $9 error jsonb, $10 attempt started at, $11 attempt number, $12 parallel group key, $13 branch key
  */
-export const commitStepSql = (s: string): string => `
+export const commitStep = statement(
+  'commitStep',
+  (s) => `
 with fenced as (
   select r.id from "${s}".workflow_runs r
   where r.id = $1::uuid and r.lease_owner = $2::text and r.lease_epoch = $3::int and r.status = 'RUNNING'
@@ -29,4 +32,12 @@ with fenced as (
   where exists (select 1 from step)
   on conflict do nothing
 )
-select id from step`;
+select id from step`,
+  (a: {
+    runId: string; owner: string; epoch: number; key: string; name: string; status: 'COMPLETED' | 'FAILED'; argsHash: string;
+    output: string | null; error: SerializedStepError | null; startedAt: Date; attempt: number; group?: string; branch?: string;
+  }) => [
+    a.runId, a.owner, a.epoch, a.key, a.name, a.status, a.argsHash,
+    a.output, a.error === null ? null : JSON.stringify(a.error), a.startedAt, a.attempt, a.group ?? null, a.branch ?? null,
+  ],
+);

@@ -1,8 +1,12 @@
+import { statement } from '../statement';
+
 /**
- * Deprecate $2 of $1 unless it is the version `start()` would use now (set another default first).
- * Deprecating twice keeps the first date. $1 name, $2 version
+ * Deprecate a version of a workflow unless it is the version `start()` would use now (set another default first).
+ * Deprecating twice keeps the first date.
  */
-export const deprecateVersionSql = (s: string): string => `
+export const deprecateVersion = statement(
+  'deprecateVersion',
+  (s) => `
 with versions as (
   select version, is_default, deprecated_at from "${s}".workflow_versions where workflow_name = $1::text
 ), effective as (
@@ -16,4 +20,6 @@ with versions as (
 select (select count(*) from versions)::int as known_versions,
        exists (select 1 from versions where version = $2::int) as version_known,
        (select version from effective) as default_version,
-       exists (select 1 from updated) as deprecated`;
+       exists (select 1 from updated) as deprecated`,
+  (a: { name: string; version: number }) => [a.name, a.version],
+);

@@ -1,3 +1,9 @@
-/** The live worker that holds a name, if any. $1 name */
-export const findLiveWorkerSql = (s: string): string => `
-select id, hostname, pid from "${s}".workers where name = $1::text and status in ('RUNNING','DRAINING')`;
+import { statement } from '../statement';
+
+/** The live worker that holds a name, if any. */
+export const findLiveWorker = statement(
+  'findLiveWorker',
+  (s) => `
+select id, hostname, pid from "${s}".workers where name = $1::text and status in ('RUNNING','DRAINING')`,
+  (a: { name: string }) => [a.name],
+);

@@ -1,11 +1,14 @@
-import { notifyFinishedSql } from './notify-finished.sql';
+import { SerializedStepError } from '../../errors/step.error';
+import { statement } from '../statement';
+import { notifyFinished } from './notify-finished.sql';
 
 /**
  * Complete or fail a run, fenced by the lease, and tell waiting clients in the same statement
  * (the notification carries the outcome when it fits, so a waiting client needs no query to read it).
- * $1 run id, $2 owner, $3 epoch, $4 status, $5 output json, $6 error jsonb
  */
-export const finishRunSql = (s: string): string => `
+export const finishRun = statement(
+  'finishRun',
+  (s) => `
 with finished as (
   update "${s}".workflow_runs
   set status = $4::text, output = $5::json, error = $6::jsonb, due_at = null, lease_owner = null,
@@ -13,5 +16,9 @@ with finished as (
   where id = $1::uuid and lease_owner = $2::text and lease_epoch = $3::int and status = 'RUNNING'
   returning id, status, output, error
 )
-select ${notifyFinishedSql(s)} is null as notified
-from finished`;
+select ${notifyFinished(s)} is null as notified
+from finished`,
+  (a: { runId: string; owner: string; epoch: number; status: 'COMPLETED' | 'FAILED'; output: string | null; error: SerializedStepError | null }) => [
+    a.runId, a.owner, a.epoch, a.status, a.output, a.error === null ? null : JSON.stringify(a.error),
+  ],
+);

@@ -1,3 +1,9 @@
-/** What `handle.result()` and `status()` need. $1 run id */
-export const getRunOutcomeSql = (s: string): string => `
-select status, output, error from "${s}".workflow_runs where id = $1::uuid`;
+import { statement } from '../statement';
+
+/** What `handle.result()` and `status()` need. */
+export const getRunOutcome = statement(
+  'getRunOutcome',
+  (s) => `
+select status, output, error from "${s}".workflow_runs where id = $1::uuid`,
+  (a: { runId: string }) => [a.runId],
+);

@@ -1,5 +1,11 @@
-/** One run with everything `getRun` shows. $1 run id */
-export const getRunSql = (s: string): string => `
+import { statement } from '../statement';
+
+/** One run with everything `getRun` shows. */
+export const getRun = statement(
+  'getRun',
+  (s) => `
 select id, workflow_name, workflow_version, status, input, output, error, idempotency_key,
        created_at, updated_at, completed_at
-from "${s}".workflow_runs where id = $1::uuid`;
+from "${s}".workflow_runs where id = $1::uuid`,
+  (a: { runId: string }) => [a.runId],
+);

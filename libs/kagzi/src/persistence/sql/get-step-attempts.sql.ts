@@ -1,4 +1,10 @@
-/** Every attempt of every step of a run, for getRun. $1 run id */
-export const getStepAttemptsSql = (s: string): string => `
+import { statement } from '../statement';
+
+/** Every attempt of every step of a run, for getRun. */
+export const getStepAttempts = statement(
+  'getStepAttempts',
+  (s) => `
 select step_key, attempt, started_at, finished_at, error
-from "${s}".step_attempts where workflow_run_id = $1::uuid order by step_key, attempt`;
+from "${s}".step_attempts where workflow_run_id = $1::uuid order by step_key, attempt`,
+  (a: { runId: string }) => [a.runId],
+);

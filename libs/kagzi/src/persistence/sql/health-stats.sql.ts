@@ -1,9 +1,12 @@
+import { statement } from '../statement';
+
 /**
  * For the health check: how many runs this worker serves are due now (backlog), and which
  * (workflow, version) pairs have runs in flight that no live worker serves (stranded).
- * $1 names, $2 versions
  */
-export const healthStatsSql = (s: string): string => `
+export const healthStats = statement(
+  'healthStats',
+  (s) => `
 select
   (select count(*)::int from "${s}".workflow_runs
    where due_at <= now() and (workflow_name, workflow_version) in (select * from unnest($1::text[], $2::int[]))) as due_backlog,
@@ -19,4 +22,6 @@ select
             and "${s}".workflow_pair(r.workflow_name, r.workflow_version) = any (w.workflows)
         )
     ) unserved
-  ), '[]'::json) as unserved`;
+  ), '[]'::json) as unserved`,
+  (a: { names: string[]; versions: number[] }) => [a.names, a.versions],
+);

@@ -1,12 +1,15 @@
+import { statement } from '../statement';
+
 /**
  * One heartbeat tick, one statement: this worker's row says it is alive (and how busy), the leases of
  * the runs it holds move to now() + lease (never cumulative), and workers that are no longer live
  * (`worker_is_live()`: no heartbeat for 3 of their intervals) are marked LOST with an event (a concurrent tick elsewhere re-checks the
  * row after the first one's update, so each loss is recorded once).
  * Runs missing from the result were lost (cancelled, or claimed by another worker after expiry).
- * $1 worker id, $2 owner name, $3 run ids, $4 epochs, $5 lease ms, $6 active runs, $7 status (RUNNING | DRAINING)
  */
-export const heartbeatSql = (s: string): string => `
+export const heartbeat = statement(
+  'heartbeat',
+  (s) => `
 with me as (
   update "${s}".workers
   set last_heartbeat_at = now(), active_runs = $6::int, status = $7::text, stopped_at = null
@@ -27,4 +30,8 @@ with me as (
   insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
   select id, name, 'LOST', json_build_object('lastHeartbeatAt', last_heartbeat_at, 'detectedBy', $2::text) from lost
 )
-select id from extended`;
+select id from extended`,
+  (a: { workerId: string; owner: string; runIds: string[]; epochs: number[]; leaseMs: number; activeRuns: number; status: 'RUNNING' | 'DRAINING' }) => [
+    a.workerId, a.owner, a.runIds, a.epochs, a.leaseMs, a.activeRuns, a.status,
+  ],
+);

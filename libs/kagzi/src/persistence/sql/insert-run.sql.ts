@@ -1,16 +1,18 @@
 import { notificationChannel } from '../schema-identifiers';
+import { statement } from '../statement';
 
 /**
  * Enqueue a run, pinned to a version, and wake idle workers (NOTIFY is delivered at commit), in one
- * statement. The version is `$3`, else the name's default version (see the default_version function
+ * statement. The version is the one given, else the name's default version (see the default_version function
  * in the migrations); it must be registered and not deprecated, or nothing is inserted and the flags say why.
  * A repeated idempotency key inserts nothing either (id is null); the caller then reads the first run.
  * So does a run id that exists: a client retrying after an outage that lost the first reply finds its run
  * by id instead of failing on the primary key (no conflict target, so both unique constraints count).
  * Delayed runs notify too: an idle worker then re-reads the next due time and sets its timer to it.
- * $1 id, $2 name, $3 version or null, $4 input json, $5 idempotency key, $6 delay ms
  */
-export const insertRunSql = (s: string): string => `
+export const insertRun = statement(
+  'insertRun',
+  (s) => `
 with versions as (
   select version, is_default, deprecated_at from "${s}".workflow_versions where workflow_name = $2::text
 ), chosen as (
@@ -29,4 +31,8 @@ select (select count(*) from versions)::int as known_versions,
        exists (select 1 from versions v join chosen c on v.version = c.version) as version_known,
        exists (select 1 from usable) as usable,
        (select id from inserted) as id,
-       (select pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) from inserted) is null as notified`;
+       (select pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) from inserted) is null as notified`,
+  (a: { id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number }) => [
+    a.id, a.name, a.version ?? null, a.input, a.idempotencyKey ?? null, a.delayMs,
+  ],
+);

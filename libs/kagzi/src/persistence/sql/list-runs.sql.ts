@@ -1,9 +1,13 @@
+import { RunStatus } from '../../interfaces/run.interface';
+import { statement } from '../statement';
+
 /**
  * Newest runs first, keyset-paged on (created_at, id) so a page costs the same at any depth.
  * cursor_at is the exact timestamp as text: a JS Date would drop the microseconds and skip rows.
- * $1 name, $2 version, $3 statuses, $4 created after, $5 created before, $6 cursor created_at, $7 cursor id, $8 limit
  */
-export const listRunsSql = (s: string): string => `
+export const listRuns = statement(
+  'listRuns',
+  (s) => `
 select id, workflow_name, workflow_version, status, idempotency_key, created_at, updated_at, completed_at,
        created_at::text as cursor_at
 from "${s}".workflow_runs
@@ -14,4 +18,12 @@ where ($1::text is null or workflow_name = $1::text)
   and ($5::timestamptz is null or created_at < $5::timestamptz)
   and ($6::timestamptz is null or (created_at, id) < ($6::timestamptz, $7::uuid))
 order by created_at desc, id desc
-limit $8::int`;
+limit $8::int`,
+  (a: {
+    name?: string; version?: number; statuses?: RunStatus[]; createdAfter?: Date; createdBefore?: Date;
+    cursor?: { createdAt: string; id: string }; limit: number;
+  }) => [
+    a.name ?? null, a.version ?? null, a.statuses ?? null, a.createdAfter ?? null, a.createdBefore ?? null,
+    a.cursor?.createdAt ?? null, a.cursor?.id ?? null, a.limit,
+  ],
+);

@@ -1,9 +1,13 @@
+import { statement } from '../statement';
+
 /**
- * Every registered version of $1 with what an operator needs before a deploy step: is it the
+ * Every registered version of a workflow with what an operator needs before a deploy step: is it the
  * default, deprecated, served by a live worker (`worker_is_live()`), and how many
- * of its runs are still in flight, per status. $1 name
+ * of its runs are still in flight, per status.
  */
-export const listVersionsSql = (s: string): string => `
+export const listVersions = statement(
+  'listVersions',
+  (s) => `
 with effective as (
   select "${s}".default_version($1::text) as version
 )
@@ -23,4 +27,6 @@ select v.workflow_name, v.version, v.version = e.version as is_default, v.deprec
        ), '{}'::json) as runs
 from "${s}".workflow_versions v cross join effective e
 where v.workflow_name = $1::text
-order by v.version`;
+order by v.version`,
+  (a: { name: string }) => [a.name],
+);

@@ -1,9 +1,12 @@
+import { statement } from '../statement';
+
 /**
- * Park the run until $4 (durable sleep, retry back-off): status SLEEPING, due then, lease released,
+ * Park the run until `dueAt` (durable sleep, retry back-off): status SLEEPING, due then, lease released,
  * so any worker may resume it. With a sleep key, the sleep is recorded in the same statement.
- * $1 run id, $2 owner, $3 epoch, $4 due at, $5 sleep key or null, $6 wake-up output json, $7 group key, $8 branch key
  */
-export const parkRunSql = (s: string): string => `
+export const parkRun = statement(
+  'parkRun',
+  (s) => `
 with parked as (
   update "${s}".workflow_runs
   set status = 'SLEEPING', due_at = $4::timestamptz, lease_owner = null, updated_at = now()
@@ -15,4 +18,8 @@ with parked as (
   select id, $5::text, 'sleep', 'SLEEP', 'COMPLETED', $6::json, now(), $7::text, $8::text from parked where $5::text is not null
   on conflict (workflow_run_id, step_key) do nothing
 )
-select id from parked`;
+select id from parked`,
+  (a: { runId: string; owner: string; epoch: number; dueAt: Date; sleep?: { key: string; output: string; group?: string; branch?: string } }) => [
+    a.runId, a.owner, a.epoch, a.dueAt, a.sleep?.key ?? null, a.sleep?.output ?? null, a.sleep?.group ?? null, a.sleep?.branch ?? null,
+  ],
+);

@@ -1,10 +1,13 @@
+import { statement } from '../statement';
+
 /**
  * Register a starting worker and record STARTED, in one statement. A live row with the same name
  * whose heartbeat is stale (its process died) is marked LOST first; a live one that still beats makes
  * the insert fail with a unique violation: the name is taken.
- * $1 id, $2 name, $3 hostname, $4 pid, $5 concurrency, $6 heartbeat interval ms, $7 workflows served, $8 library version
  */
-export const registerWorkerSql = (s: string): string => `
+export const registerWorker = statement(
+  'registerWorker',
+  (s) => `
 with stale as (
   update "${s}".workers set status = 'LOST', stopped_at = now()
   where name = $2::text and status in ('RUNNING','DRAINING')
@@ -20,4 +23,8 @@ with stale as (
 -- Reading "stale" makes it run before the insert (an unreferenced CTE would run after it).
 insert into "${s}".workers (id, name, hostname, pid, status, concurrency, heartbeat_interval_ms, workflows, library_version)
 select $1::uuid, $2::text, $3::text, $4::int, 'RUNNING', $5::int, $6::int, $7::text[], $8::text
-from (select count(*) from stale) as stale_first`;
+from (select count(*) from stale) as stale_first`,
+  (a: {
+    id: string; name: string; hostname: string; pid: number; concurrency: number; heartbeatIntervalMs: number; workflows: string[]; libraryVersion: string;
+  }) => [a.id, a.name, a.hostname, a.pid, a.concurrency, a.heartbeatIntervalMs, a.workflows, a.libraryVersion],
+);

@@ -1,9 +1,12 @@
+import { statement } from '../statement';
+
 /**
- * Make $2 the default of $1 in one UPDATE (the one-default constraint is checked at commit, so the
+ * Make a version the default of its workflow in one UPDATE (the one-default constraint is checked at commit, so the
  * old default is cleared and the new one set together). Deprecated or unknown versions are refused.
- * $1 name, $2 version
  */
-export const setDefaultVersionSql = (s: string): string => `
+export const setDefaultVersion = statement(
+  'setDefaultVersion',
+  (s) => `
 with versions as (
   select version, deprecated_at from "${s}".workflow_versions where workflow_name = $1::text
 ), target as (
@@ -15,4 +18,6 @@ with versions as (
 )
 select (select count(*) from versions)::int as known_versions,
        exists (select 1 from versions where version = $2::int) as version_known,
-       exists (select 1 from target) as usable`;
+       exists (select 1 from target) as usable`,
+  (a: { name: string; version: number }) => [a.name, a.version],
+);

@@ -1,5 +1,9 @@
-/** A worker's own state change (DRAINING, STOPPED) and its event. $1 worker id, $2 name, $3 status, $4 event data */
-export const setWorkerStatusSql = (s: string): string => `
+import { statement } from '../statement';
+
+/** A worker's own state change (DRAINING, STOPPED) and its event. */
+export const setWorkerStatus = statement(
+  'setWorkerStatus',
+  (s) => `
 with updated as (
   update "${s}".workers
   set status = $3::text, last_heartbeat_at = now(),
@@ -9,4 +13,8 @@ with updated as (
   returning id
 )
 insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
-select $1::uuid, $2::text, $3::text, $4::jsonb from updated`;
+select $1::uuid, $2::text, $3::text, $4::jsonb from updated`,
+  (a: { workerId: string; name: string; status: 'DRAINING' | 'STOPPED'; data: Record<string, unknown> }) => [
+    a.workerId, a.name, a.status, JSON.stringify(a.data),
+  ],
+);

@@ -1,0 +1,144 @@
+import { SerializedStepError } from '../errors/step.error';
+import { RunStatus } from '../interfaces/run.interface';
+import { KagziDatabase } from './kagzi-database';
+import { ClaimedRunRow, InsertRunResult, RunOutcomeRow, RunRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
+import { cancelRun } from './sql/cancel-run.sql';
+import { claimRuns } from './sql/claim-runs.sql';
+import { commitStep } from './sql/commit-step.sql';
+import { countRuns } from './sql/count-runs.sql';
+import { findRunByKey } from './sql/find-run-by-key.sql';
+import { findStep } from './sql/find-step.sql';
+import { finishRun } from './sql/finish-run.sql';
+import { getRunOutcome } from './sql/get-run-outcome.sql';
+import { getRunOutcomes } from './sql/get-run-outcomes.sql';
+import { getRunSteps } from './sql/get-run-steps.sql';
+import { getRun } from './sql/get-run.sql';
+import { getStepAttempts } from './sql/get-step-attempts.sql';
+import { insertRun } from './sql/insert-run.sql';
+import { listRuns } from './sql/list-runs.sql';
+import { loadSteps } from './sql/load-steps.sql';
+import { nextDue } from './sql/next-due.sql';
+import { parkRun } from './sql/park-run.sql';
+import { recordMarker } from './sql/record-marker.sql';
+import { scheduleRetry } from './sql/schedule-retry.sql';
+import { ClaimedRun, Lease, ServedPairs, StepCommitOutcome, StepPlacement } from './store.types';
+
+/** Runs and what they record: start, claim, steps and attempts, sleeps, outcomes, cancellation, listing. */
+export class RunStore {
+  constructor(private readonly db: KagziDatabase) {}
+
+  /** Inserts a run pinned to `version` (or the default); the flags say why nothing was inserted. */
+  async insertRun(run: { id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number }): Promise<InsertRunResult> {
+    const [row] = await this.db.run<InsertRunResult>(insertRun.with(run));
+    return row;
+  }
+
+  async findRunIdByKey(name: string, idempotencyKey: string): Promise<string | undefined> {
+    const rows = await this.db.run<{ id: string }>(findRunByKey.with({ name, idempotencyKey }));
+    return rows[0]?.id;
+  }
+
+  async claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number): Promise<ClaimedRun[]> {
+    const rows = await this.db.run<ClaimedRunRow>(claimRuns.with({ owner, ...served, limit, leaseMs }));
+    return rows.map((r) => ({ lease: { runId: r.id, owner, epoch: r.lease_epoch }, workflowName: r.workflow_name, version: r.workflow_version, input: r.input }));
+  }
+
+  /** Milliseconds until the next served run is due (negative: overdue), or undefined when none is waiting. */
+  async nextDueInMs(served: ServedPairs): Promise<number | undefined> {
+    const rows = await this.db.run<{ due_in_ms: string | number | null }>(nextDue.with(served));
+    const value = rows[0]?.due_in_ms;
+    return value === null || value === undefined ? undefined : Number(value);
+  }
+
+  loadSteps(runId: string): Promise<StoredStepRow[]> {
+    return this.db.run<StoredStepRow>(loadSteps.with({ runId }));
+  }
+
+  async commitStep(
+    lease: Lease,
+    step: {
+      key: string; name: string; status: 'COMPLETED' | 'FAILED'; argsHash: string; output: string | null;
+      error: SerializedStepError | null; startedAt: Date; attempt: number;
+    } & StepPlacement,
+  ): Promise<StepCommitOutcome> {
+    const rows = await this.db.run(commitStep.with({ ...step, ...lease }));
+    return rows.length === 1 ? { kind: 'committed' } : this.whyNotWritten(lease, step.key);
+  }
+
+  /** Returns false when the lease was lost (nothing written). */
+  async finishRun(lease: Lease, status: 'COMPLETED' | 'FAILED', output: string | null, error: SerializedStepError | null): Promise<boolean> {
+    const rows = await this.db.run(finishRun.with({ ...lease, status, output, error }));
+    return rows.length === 1;
+  }
+
+  /**
+   * Records a failed attempt that will be retried at `nextAttemptAt`; with `parkUntil`, parks the run
+   * until then in the same statement. Returns false when the lease was lost (nothing written).
+   */
+  async scheduleRetry(
+    lease: Lease,
+    step: { key: string; name: string; argsHash: string; error: SerializedStepError; attempt: number; startedAt: Date; nextAttemptAt: Date } & StepPlacement,
+    parkUntil?: Date,
+  ): Promise<boolean> {
+    const rows = await this.db.run(scheduleRetry.with({ ...step, ...lease, parkUntil }));
+    return rows.length === 1;
+  }
+
+  /** Records a sleep's wake-up or a group's decision; 'exists' when one was recorded first. */
+  async recordMarker(lease: Lease, marker: { key: string; name: string; kind: 'SLEEP' | 'GROUP'; output: string } & StepPlacement): Promise<StepCommitOutcome> {
+    const rows = await this.db.run(recordMarker.with({ ...marker, ...lease }));
+    return rows.length === 1 ? { kind: 'committed' } : this.whyNotWritten(lease, marker.key);
+  }
+
+  /** Parks the run until `dueAt`, recording a sleep with it if given. Returns false when the lease was lost. */
+  async parkRun(lease: Lease, dueAt: Date, sleep?: { key: string; output: string } & StepPlacement): Promise<boolean> {
+    const rows = await this.db.run(parkRun.with({ ...lease, dueAt, sleep }));
+    return rows.length === 1;
+  }
+
+  /** A fenced insert wrote nothing: either the lease is gone, or the key was recorded first (returned). */
+  private async whyNotWritten(lease: Lease, key: string): Promise<StepCommitOutcome> {
+    const [found] = await this.db.run<StoredStepRow & { lease_owner: string | null; lease_epoch: number; run_status: RunStatus }>(
+      findStep.with({ runId: lease.runId, key }),
+    );
+    const stillOwner = found && found.lease_owner === lease.owner && found.lease_epoch === lease.epoch && found.run_status === 'RUNNING';
+    return stillOwner && found.step_key !== null ? { kind: 'exists', step: found } : { kind: 'lost' };
+  }
+
+  /** Returns false when the run was already finished (or does not exist). */
+  async cancelRun(runId: string, error: SerializedStepError): Promise<boolean> {
+    const rows = await this.db.run(cancelRun.with({ runId, error }));
+    return rows.length === 1;
+  }
+
+  async getRunOutcome(runId: string): Promise<RunOutcomeRow | undefined> {
+    const rows = await this.db.run<RunOutcomeRow>(getRunOutcome.with({ runId }));
+    return rows[0];
+  }
+
+  /** Outcomes of those runs that have finished. */
+  getRunOutcomes(runIds: string[]): Promise<Array<RunOutcomeRow & { id: string }>> {
+    return this.db.run<RunOutcomeRow & { id: string }>(getRunOutcomes.with({ runIds }));
+  }
+
+  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[] } | undefined> {
+    const [runs, steps, attempts] = await Promise.all([
+      this.db.run<RunRow>(getRun.with({ runId })),
+      this.db.run<StepRow>(getRunSteps.with({ runId })),
+      this.db.run<StepAttemptRow>(getStepAttempts.with({ runId })),
+    ]);
+    return runs[0] ? { run: runs[0], steps, attempts } : undefined;
+  }
+
+  listRuns(filter: {
+    name?: string; version?: number; statuses?: RunStatus[]; createdAfter?: Date; createdBefore?: Date;
+    cursor?: { createdAt: string; id: string }; limit: number;
+  }): Promise<RunRow[]> {
+    return this.db.run<RunRow>(listRuns.with(filter));
+  }
+
+  async countRuns(filter: { name?: string; version?: number; statuses?: RunStatus[] }): Promise<number> {
+    const rows = await this.db.run<{ count: number }>(countRuns.with(filter));
+    return rows[0].count;
+  }
+}

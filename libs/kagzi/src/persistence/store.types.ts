@@ -1,0 +1,31 @@
+import { StoredPayload } from '../execution/payload.serializer';
+import { StoredStepRow } from './run.rows';
+
+/** Who holds a run: every write for a claimed run carries this and is refused if it is stale. */
+export interface Lease {
+  runId: string;
+  owner: string;
+  epoch: number;
+}
+
+/** A run this worker has just claimed, with the lease every later write for it carries. */
+export interface ClaimedRun {
+  lease: Lease;
+  workflowName: string;
+  version: number;
+  input: StoredPayload | null;
+}
+
+/** The (workflow name, version) pairs a worker serves, as two arrays for `unnest`. */
+export interface ServedPairs {
+  names: string[];
+  versions: number[];
+}
+
+/** Where a step ran: the innermost parallel group and the branch within it (absent at the top level). */
+export interface StepPlacement {
+  group?: string;
+  branch?: string;
+}
+
+export type StepCommitOutcome = { kind: 'committed' } | { kind: 'exists'; step: StoredStepRow } | { kind: 'lost' };
