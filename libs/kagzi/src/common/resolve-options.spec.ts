@@ -45,6 +45,7 @@ describe('resolveKagziOptions: defaults', () => {
       retryAttempts: 9,
       retryDelayMs: 3_000,
       reconnectTimeoutMs: 10_000,
+      preparedStatements: true,
     });
     expect(resolved.defaultRetry).toEqual(RetryPolicy.none());
   });
@@ -84,6 +85,7 @@ describe('resolveKagziOptions: defaults', () => {
         retryAttempts: 0,
         retryDelay: '500ms',
         reconnectTimeout: 0,
+        preparedStatements: false,
       },
       NO_ENV,
     );
@@ -106,6 +108,7 @@ describe('resolveKagziOptions: defaults', () => {
       retryAttempts: 0,
       retryDelayMs: 500,
       reconnectTimeoutMs: 0,
+      preparedStatements: false,
     });
   });
 
@@ -199,6 +202,7 @@ describe('resolveKagziOptions: bounds', () => {
     [{ retryAttempts: 1_001 }, /options\.retryAttempts/],
     [{ retryDelay: '11m' }, /options\.retryDelay: must be at most 10m/],
     [{ reconnectTimeout: '2h' }, /options\.reconnectTimeout: must be at most 1h/],
+    [{ preparedStatements: 'no' }, /options\.preparedStatements: must be true or false/],
     [{ databse: { url: 'postgres://typo' } }, /Unrecognized key|databse/],
   ])('%j is refused', (options, message) => {
     expect(refusal(options)).toMatch(message);

@@ -33,6 +33,8 @@ export interface ResolvedKagziOptions {
   retryAttempts: number;
   retryDelayMs: number;
   reconnectTimeoutMs: number;
+  /** false: every statement is sent unnamed (for poolers in transaction mode). */
+  preparedStatements: boolean;
 }
 
 const MINUTE = 60_000;
@@ -93,6 +95,7 @@ const schema = z
     // A boot that waits days for its database, or a call that hangs for one, is a misconfiguration.
     retryDelay: durationOption({ max: 10 * MINUTE }).optional(),
     reconnectTimeout: durationOption({ max: HOUR }).optional(),
+    preparedStatements: z.boolean('must be true or false').optional(),
   })
   .strict();
 
@@ -158,6 +161,7 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     retryAttempts: options.retryAttempts ?? 9,
     retryDelayMs: toMilliseconds(options.retryDelay ?? '3s', 'retryDelay'),
     reconnectTimeoutMs: toMilliseconds(options.reconnectTimeout ?? '10s', 'reconnectTimeout'),
+    preparedStatements: options.preparedStatements ?? true,
   };
 }
 

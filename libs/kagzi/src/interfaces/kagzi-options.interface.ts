@@ -44,4 +44,10 @@ export interface KagziModuleOptions {
   retryDelay?: Duration;
   /** Client calls retry connection failures this long, then throw DatabaseUnavailableError. Default '10s'; 0 = no retry. */
   reconnectTimeout?: Duration;
+  /**
+   * Default true: statements are sent as named prepared statements (parsed once per connection).
+   * Set false behind a pooler that hands each transaction another server connection (PgBouncer in
+   * transaction mode), where a statement prepared on one connection is missing on the next.
+   */
+  preparedStatements?: boolean;
 }

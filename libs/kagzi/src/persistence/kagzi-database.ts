@@ -16,9 +16,9 @@ export type StatementRunner = <R extends QueryResultRow>(statement: BoundStateme
 /**
  * The process's connection to Kagzi's PostgreSQL: a pg pool of its own for every statement Kagzi runs
  * and, in embedded mode, the server it started. Hot-path SQL goes straight to the pool as named
- * prepared statements: one round trip, no query-runner bookkeeping. TypeORM only applies the
- * migrations at boot (users can run the same migrations with their own TypeORM tooling), on a
- * one-connection DataSource that is closed again before the pool opens.
+ * prepared statements (unnamed with `preparedStatements: false`): one round trip, no query-runner
+ * bookkeeping. TypeORM only applies the migrations at boot (users can run the same migrations with
+ * their own TypeORM tooling), on a one-connection DataSource that is closed again before the pool opens.
  */
 export class KagziDatabase {
   private static readonly logger = new Logger('Kagzi');
@@ -29,6 +29,8 @@ export class KagziDatabase {
     readonly pool: Pool,
     readonly schema: string,
     readonly url: string,
+    /** false: statements go unnamed, for poolers that give each transaction another server connection. */
+    private readonly preparedStatements: boolean,
     private readonly embedded?: EmbeddedPostgresHandle,
   ) {}
 
@@ -61,7 +63,7 @@ export class KagziDatabase {
       await embedded?.stop().catch(() => undefined);
       throw err;
     }
-    return new KagziDatabase(pool, options.schema, url, embedded);
+    return new KagziDatabase(pool, options.schema, url, options.preparedStatements, embedded);
   }
 
   /** One connection attempt: migrations, then a fresh pool, so a failed attempt leaves nothing half-open behind. */
@@ -116,14 +118,17 @@ export class KagziDatabase {
     }
   }
 
-  /** Runs one statement as a named prepared statement (parsed once per connection). */
+  /** Runs one statement, as a named prepared statement (parsed once per connection) unless they are turned off. */
   async run<R extends QueryResultRow>(statement: BoundStatement): Promise<R[]> {
     const result = await this.pool.query<R>(this.config(statement));
     return result.rows;
   }
 
   private config(statement: BoundStatement): QueryConfig {
-    return { name: statementName(this.schema, statement.name), text: statement.text(this.schema), values: statement.values };
+    const config: QueryConfig = { text: statement.text(this.schema), values: statement.values };
+    // An unnamed statement is parsed on every send, but needs nothing prepared on the connection beforehand.
+    if (this.preparedStatements) config.name = statementName(this.schema, statement.name);
+    return config;
   }
 
   /** Nest lifecycle: runs after every worker has drained (beforeApplicationShutdown). */
