@@ -8,7 +8,7 @@ export type { WorkflowHandle } from './client/workflow.handle';
 export type {
   WorkflowContext, WorkflowDefinition, WorkflowRef, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult,
 } from './interfaces/workflow.interface';
-export { MAX_BRANCHES } from './execution/branch-group';
+export { MAX_BRANCHES } from './common/limits';
 export type {
   RunStatus, StartOptions, RunDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt, WorkflowVersionInfo, WorkerInfo,
 } from './interfaces/run.interface';

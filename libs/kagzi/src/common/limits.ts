@@ -52,3 +52,6 @@ export function poolSize(workerConcurrency: number | undefined): number {
   if (workerConcurrency === undefined) return MIN_POOL_SIZE;
   return Math.max(MIN_POOL_SIZE, Math.min(workerConcurrency + POOL_HEADROOM, MAX_POOL_SIZE));
 }
+
+/** More branches than this in one `ctx.parallel`/`ctx.race` group is refused: nest groups or split the work into several runs. */
+export const MAX_BRANCHES = 256;
