@@ -1,5 +1,6 @@
 import { ErrorKind } from '../errors/error-kind';
 import { StepError } from '../errors/step.error';
+import { MAX_BRANCHES } from '../common/limits';
 import { UsageError } from '../errors/usage.error';
 import { Branch, Settled } from '../interfaces/workflow.interface';
 import { RunExecution } from './run-execution';
@@ -7,8 +8,6 @@ import { unlimitedListeners } from './run-stop';
 import { FiberGroup } from './run-fibers';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 
-/** More branches than this in one group is refused: split the work into nested groups or several runs. */
-export const MAX_BRANCHES = 256;
 
 export type ParallelStrategy = 'fail-fast' | 'collect-all';
 

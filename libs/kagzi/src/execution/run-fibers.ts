@@ -1,3 +1,4 @@
+import { MAX_DATE_MS } from '../common/limits';
 import { setLongTimeout, LongTimer } from '../common/long-timer';
 import { ErrorKind } from '../errors/error-kind';
 import { StepError } from '../errors/step.error';
@@ -139,7 +140,7 @@ export class RunFibers {
 
   private checkIdle(): void {
     if (this.live > 0 || this.executing > 0 || this.parkingStarted || this.blocked.size === 0) return;
-    const due = this.earliest(new Date(8.64e15));
+    const due = this.earliest(new Date(MAX_DATE_MS));
     this.startParking();
     this.onIdle(due);
   }

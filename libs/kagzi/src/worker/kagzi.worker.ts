@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { workflowPair } from '../common/names';
 import { ResolvedKagziOptions, ResolvedWorkerOptions } from '../common/resolve-options';
 import { settleWithin } from '../common/timeout';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
@@ -129,7 +130,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.currentState = 'RUNNING';
     leases.start();
     loop.start();
-    const pairs = this.served.names.map((n, i) => `${n}@${this.served.versions[i]}`).join(', ') || 'none';
+    const pairs = this.served.names.map((n, i) => workflowPair(n, this.served.versions[i])).join(', ') || 'none';
     this.logger.log(`Worker ${options.name} started (concurrency ${options.concurrency}, serving ${pairs})`);
     this.readyResolve();
   }

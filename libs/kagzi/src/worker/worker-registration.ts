@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
+import { PG_UNIQUE_VIOLATION } from '../common/limits';
+import { workflowPair } from '../common/names';
 import { ResolvedWorkerOptions } from '../common/resolve-options';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { KAGZI_VERSION } from '../kagzi.constants';
@@ -11,9 +13,6 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 
 /** Worker names registered by apps in this process (a pid match alone does not make a row stale). */
 const LIVE_NAMES_IN_PROCESS = new Set<string>();
-
-/** PostgreSQL's unique_violation: a live worker already has the name. */
-const UNIQUE_VIOLATION = '23505';
 
 /** This worker's row in the registry: registration (with name takeover), status events, pruning. */
 export class WorkerRegistration {
@@ -38,11 +37,11 @@ export class WorkerRegistration {
         pid: process.pid,
         concurrency: options.concurrency,
         heartbeatIntervalMs: options.heartbeatIntervalMs,
-        workflows: this.served.names.map((n, i) => `${n}@${this.served.versions[i]}`),
+        workflows: this.served.names.map((n, i) => workflowPair(n, this.served.versions[i])),
         libraryVersion: KAGZI_VERSION,
       });
     } catch (err: unknown) {
-      if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+      if ((err as { code?: unknown }).code !== PG_UNIQUE_VIOLATION) throw err;
       // A restart on the same host (a supervisor, a Kubernetes pod) finds its predecessor's row still
       // RUNNING: if that process is gone, the name is free now rather than after 3 heartbeats.
       const holder = await this.workers.findLiveWorker(options.name);
