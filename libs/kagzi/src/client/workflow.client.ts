@@ -1,9 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
-import { durationOption, toMilliseconds } from '../common/duration';
-import { isUuid } from '../common/ids';
-import { nameProblem, textProblem } from '../common/names';
+import { toMilliseconds } from '../common/duration';
 import { ResolvedKagziOptions, describeIssues } from '../common/resolve-options';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
@@ -14,61 +11,21 @@ import { StepError } from '../errors/step.error';
 import { serializeStepError } from '../errors/step-error.serializer';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error';
 import { WorkflowVersionDeprecatedError } from '../errors/workflow-version-deprecated.error';
-import { WorkflowVersionNotFoundError } from '../errors/workflow-version-not-found.error';
 import { DefaultVersionError } from '../errors/default-version.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
-import { Page, RunDetails, RunFilter, RunStatus, RunSummary, RUN_STATUSES, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
+import { Page, RunDetails, RunFilter, RunStatus, RunSummary, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { RunStore } from '../persistence/run.store';
 import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
 import { toRunDetails, toRunSummary, toVersionInfo, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
-import { InsertRunResult } from '../persistence/run.rows';
+import { assertName, assertRunId, assertVersion, listSchema, startOptionsSchema } from './client-input';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { RunHandle } from './run.handle';
+import { unknownVersion, unknownWorkflow, versionError } from './version-errors';
 import { WorkflowHandle } from './workflow.handle';
-
-/** Versions are PostgreSQL integers. */
-const MAX_VERSION = 2 ** 31 - 1;
-const versionSchema = z.number().int().min(1).max(MAX_VERSION);
-const nameSchema = z.string().superRefine((name, ctx) => {
-  const problem = nameProblem(name);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-/** timestamptz holds years 4713 BC to 294276 AD; a JavaScript Date reaches further. */
-const dateSchema = z.date().refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must be a date between the years 1 and 9999');
-
-const startOptionsSchema = z
-  .object({
-    version: versionSchema.optional(),
-    idempotencyKey: z
-      .string()
-      .min(1)
-      .max(512)
-      .superRefine((key, ctx) => {
-        const problem = textProblem(key);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
-    // At most 100 years: beyond that PostgreSQL cannot compute the due time.
-    delay: durationOption().optional(),
-  })
-  .strict();
-
-const statusSchema = z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]]);
-const listSchema = z
-  .object({
-    name: nameSchema.optional(),
-    version: versionSchema.optional(),
-    status: z.union([statusSchema, z.array(statusSchema)]).optional(),
-    createdAfter: dateSchema.optional(),
-    createdBefore: dateSchema.optional(),
-    limit: z.number().int().min(1).max(1000).optional(),
-    cursor: z.string().min(1).optional(),
-  })
-  .strict();
 
 /** The filter of `countRuns` (and its alias `countWorkflows`): every field narrows the count. */
 export type RunCountFilter = Pick<RunFilter, 'name' | 'version' | 'status'>;
@@ -122,7 +79,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** The version `start()` uses without `options.version`: the default set, else the highest not deprecated. */
   async getDefaultVersion(name: string): Promise<number> {
-    this.assertName(name);
+    assertName(name);
     const found = await this.retry.run(`getDefaultVersion('${name}')`, () => this.versions.defaultVersion(name));
     if (found.known_versions === 0) throw unknownWorkflow(name);
     if (found.version === null) throw new DefaultVersionError(`Every version of workflow "${name}" is deprecated; register a new version`);
@@ -131,8 +88,8 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** Makes `version` the default for new runs of `name`, in every process at once. */
   async setDefaultVersion(name: string, version: number): Promise<void> {
-    this.assertName(name);
-    this.assertVersion(version);
+    assertName(name);
+    assertVersion(version);
     const result = await this.retry.run(`setDefaultVersion('${name}', ${version})`, () => this.versions.setDefaultVersion(name, version));
     if (result.known_versions === 0) throw unknownWorkflow(name);
     if (!result.version_known) throw unknownVersion(name, version);
@@ -144,8 +101,8 @@ export class WorkflowClient implements OnApplicationBootstrap {
    * `start()` uses now: set another default first.
    */
   async deprecateVersion(name: string, version: number): Promise<void> {
-    this.assertName(name);
-    this.assertVersion(version);
+    assertName(name);
+    assertVersion(version);
     const result = await this.retry.run(`deprecateVersion('${name}', ${version})`, () => this.versions.deprecateVersion(name, version));
     if (result.known_versions === 0) throw unknownWorkflow(name);
     if (!result.version_known) throw unknownVersion(name, version);
@@ -158,7 +115,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** Every registered version of `name`, oldest first, with its default/deprecated/served state and runs in flight. */
   async listVersions(name: string): Promise<WorkflowVersionInfo[]> {
-    this.assertName(name);
+    assertName(name);
     const rows = await this.retry.run(`listVersions('${name}')`, () => this.versions.listVersions(name));
     if (rows.length === 0) throw unknownWorkflow(name);
     return rows.map(toVersionInfo);
@@ -178,7 +135,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** The handle of an existing run, e.g. one started by another process; no database round trip. */
   getHandle<O = unknown>(runId: string): WorkflowHandle<O> {
-    this.assertRunId(runId);
+    assertRunId(runId);
     return new RunHandle<O>(runId, {
       runs: this.runs,
       waiter: this.waiter,
@@ -190,7 +147,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** The run, its steps and their attempts, for inspection. */
   async getRun(runId: string): Promise<RunDetails> {
-    this.assertRunId(runId);
+    assertRunId(runId);
     const found = await this.retry.run(`getRun(${runId})`, () => this.runs.getRun(runId));
     if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
     return toRunDetails(found.run, found.steps, found.attempts, this.serializer);
@@ -240,7 +197,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
    * its later writes are refused. Cancelling a finished run changes nothing.
    */
   async cancel(runId: string, reason?: string): Promise<void> {
-    this.assertRunId(runId);
+    assertRunId(runId);
     if (reason !== undefined && typeof reason !== 'string') throw new InvalidOptionsError(`cancel(): the reason must be a string; got ${typeof reason}`);
     const error = new StepError(reason ?? 'cancelled', { kind: ErrorKind.Cancelled });
     error.retryable = false;
@@ -253,7 +210,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   private nameOf(workflow: WorkflowRef<unknown, unknown>): string {
     if (typeof workflow === 'string') {
-      this.assertName(workflow);
+      assertName(workflow);
       return workflow;
     }
     if (typeof workflow === 'function') {
@@ -263,40 +220,4 @@ export class WorkflowClient implements OnApplicationBootstrap {
     }
     throw new InvalidOptionsError(`start(): expected a workflow name or @Workflow class, got ${typeof workflow}`);
   }
-
-  private assertName(name: string): void {
-    const problem = nameProblem(name);
-    if (problem) throw new InvalidOptionsError(`The workflow name ${problem}`);
-  }
-
-  private assertVersion(version: number): void {
-    if (!Number.isInteger(version) || version < 1 || version > MAX_VERSION) {
-      throw new InvalidOptionsError(`A workflow version is an integer from 1 to ${MAX_VERSION}; got ${String(version)}`);
-    }
-  }
-
-  private assertRunId(runId: string): void {
-    if (!isUuid(runId)) {
-      throw new RunNotFoundError(`"${String(runId)}" is not a run id (expected a UUID)`);
-    }
-  }
-}
-
-function unknownWorkflow(name: string): WorkflowNotFoundError {
-  return new WorkflowNotFoundError(
-    `No workflow named "${name}" is registered: no @Workflow class in this process and no other process has recorded it. Check the name, or start a process that declares it.`,
-  );
-}
-
-function unknownVersion(name: string, version: number | undefined): WorkflowVersionNotFoundError {
-  return new WorkflowVersionNotFoundError(`Workflow "${name}" has no version ${String(version)}; listVersions('${name}') shows the registered ones`);
-}
-
-function versionError(name: string, requested: number | undefined, result: InsertRunResult): Error {
-  if (result.known_versions === 0) return unknownWorkflow(name);
-  if (result.version === null) return new DefaultVersionError(`Every version of workflow "${name}" is deprecated; register a new version`);
-  if (!result.version_known) return unknownVersion(name, requested);
-  return new WorkflowVersionDeprecatedError(
-    `Workflow "${name}" version ${result.version} is deprecated: new runs cannot start on it. Start the default version (omit options.version) or another one`,
-  );
 }

@@ -4,7 +4,6 @@ import { workflowPair } from '../common/names';
 import { ResolvedKagziOptions, ResolvedWorkerOptions } from '../common/resolve-options';
 import { settleWithin } from '../common/timeout';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
-import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { RunExecution } from '../execution/run-execution';
 import { WorkflowRunner } from '../execution/workflow.runner';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
@@ -17,7 +16,7 @@ import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
 import { ClaimLoop } from './claim-loop';
 import { LeaseKeeper } from './lease-keeper';
-import { WorkerRegistration } from './worker-registration';
+import { servedPairs, WorkerRegistration } from './worker-registration';
 
 export type WorkerState = 'CREATED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
 
@@ -111,7 +110,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       this.readyResolve();
       return;
     }
-    this.served = this.servedPairs(options);
+    this.served = servedPairs(this.registry.all(), options.workflows);
     const registration = new WorkerRegistration(this.id, options, this.served, this.workers, this.logger);
     // A database that restarts while the app boots is waited for, as open() waits for it.
     const retry = new ConnectionRetry(this.reconnectTimeoutMs);
@@ -235,17 +234,5 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     if (run.execution.stopReason) return;
     this.logger.warn(`Run ${run.lease.runId}: stopping it in worker ${this.name}: ${reason}`);
     run.execution.abort(reason);
-  }
-
-  private servedPairs(options: ResolvedWorkerOptions): ServedPairs {
-    const all = this.registry.all();
-    if (options.workflows) {
-      const unknown = options.workflows.filter((name) => !all.some((w) => w.name === name));
-      if (unknown.length > 0) {
-        throw new InvalidOptionsError(`worker.workflows names workflows that no @Workflow class in this app registers: ${unknown.join(', ')}`);
-      }
-    }
-    const served = options.workflows ? all.filter((w) => options.workflows?.includes(w.name)) : all;
-    return { names: served.map((w) => w.name), versions: served.map((w) => w.version) };
   }
 }

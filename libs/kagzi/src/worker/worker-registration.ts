@@ -78,6 +78,18 @@ export class WorkerRegistration {
   }
 }
 
+/** The (name, version) pairs a worker serves: every registered workflow, or those `workflows` names (each must exist). */
+export function servedPairs(registered: ReadonlyArray<{ name: string; version: number }>, workflows: string[] | undefined): ServedPairs {
+  if (workflows) {
+    const unknown = workflows.filter((name) => !registered.some((w) => w.name === name));
+    if (unknown.length > 0) {
+      throw new InvalidOptionsError(`worker.workflows names workflows that no @Workflow class in this app registers: ${unknown.join(', ')}`);
+    }
+  }
+  const served = workflows ? registered.filter((w) => workflows.includes(w.name)) : registered;
+  return { names: served.map((w) => w.name), versions: served.map((w) => w.version) };
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
