@@ -6,14 +6,14 @@ export { Step, type StepOptions } from './decorators/step.decorator';
 export { WorkflowClient, type RunCountFilter } from './client/workflow.client';
 export type { WorkflowHandle } from './client/workflow.handle';
 export type {
-  WorkflowContext, WorkflowDefinition, WorkflowRef, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult,
+  WorkflowContext, WorkflowDefinition, WorkflowRef, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult, RaceOptions,
 } from './interfaces/workflow.interface';
 export { MAX_BRANCHES } from './common/limits';
 export type {
   RunStatus, StartOptions, RunDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt, WorkflowVersionInfo, WorkerInfo,
 } from './interfaces/run.interface';
 export type { Duration } from './common/duration';
-export { stepSignal } from './execution/step-signal';
+export { stepSignal, stepInfo, type StepInfo } from './execution/step-signal';
 export { RetryPolicy, type RetryOn, type ExponentialRetryOptions, type FixedRetryOptions } from './execution/retry-policy';
 export { ErrorKind } from './errors/error-kind';
 export { StepError, PermanentError, TransientError, type StepErrorOptions, type SerializedStepError } from './errors/step.error';

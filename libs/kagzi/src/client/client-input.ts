@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationOption } from '../common/duration';
+import { describeIssues } from '../common/resolve-options';
 import { isUuid } from '../common/ids';
 import { nameProblem, textProblem } from '../common/names';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
@@ -18,18 +19,19 @@ const nameSchema = z.string().superRefine((name, ctx) => {
 /** timestamptz holds years 4713 BC to 294276 AD; a JavaScript Date reaches further. */
 const dateSchema = z.date().refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must be a date between the years 1 and 9999');
 
+const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .superRefine((key, ctx) => {
+    const problem = textProblem(key);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const startOptionsSchema = z
   .object({
     version: versionSchema.optional(),
-    idempotencyKey: z
-      .string()
-      .min(1)
-      .max(512)
-      .superRefine((key, ctx) => {
-        const problem = textProblem(key);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
+    idempotencyKey: idempotencyKeySchema.optional(),
     // At most 100 years: beyond that PostgreSQL cannot compute the due time.
     delay: durationOption().optional(),
   })
@@ -51,6 +53,12 @@ export const listSchema = z
 export function assertName(name: string): void {
   const problem = nameProblem(name);
   if (problem) throw new InvalidOptionsError(`The workflow name ${problem}`);
+}
+
+/** The same rules as start()'s `idempotencyKey`: a string of 1 to 512 characters PostgreSQL can store. */
+export function assertIdempotencyKey(key: string, api: string): void {
+  const parsed = idempotencyKeySchema.safeParse(key);
+  if (!parsed.success) throw new InvalidOptionsError(`${api}: invalid idempotencyKey: ${describeIssues(parsed.error, 'idempotencyKey')}`);
 }
 
 export function assertVersion(version: number): void {

@@ -21,7 +21,7 @@ import { RunStore } from '../persistence/run.store';
 import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
 import { toRunDetails, toRunSummary, toVersionInfo, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
-import { assertName, assertRunId, assertVersion, listSchema, startOptionsSchema } from './client-input';
+import { assertIdempotencyKey, assertName, assertRunId, assertVersion, listSchema, startOptionsSchema } from './client-input';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { RunHandle } from './run.handle';
 import { unknownVersion, unknownWorkflow, versionError } from './version-errors';
@@ -75,6 +75,14 @@ export class WorkflowClient implements OnApplicationBootstrap {
       throw versionError(name, options.version, inserted);
     });
     return this.getHandle<O>(runId);
+  }
+
+  /** The run of `workflow` started with `idempotencyKey` (a business id), or undefined; never starts one. */
+  async findRun<O = unknown>(workflow: WorkflowRef<unknown, O>, idempotencyKey: string): Promise<WorkflowHandle<O> | undefined> {
+    const name = this.nameOf(workflow);
+    assertIdempotencyKey(idempotencyKey, 'findRun()');
+    const runId = await this.retry.run(`findRun('${name}')`, () => this.runs.findRunIdByKey(name, idempotencyKey));
+    return runId === undefined ? undefined : this.getHandle<O>(runId);
   }
 
   /** The version `start()` uses without `options.version`: the default set, else the highest not deprecated. */

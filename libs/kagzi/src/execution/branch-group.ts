@@ -122,33 +122,42 @@ export function runParallel(execution: RunExecution, scope: RunScope, branches: 
 
 /**
  * `ctx.race`: resolves (or rejects) as the first branch to settle does. The winner is recorded before
- * the race settles, so every replay returns the same winner whatever the timing then; losers are aborted.
+ * the race settles, so every replay returns the same winner whatever the timing then. Losers are
+ * aborted, or with `cancelLosers` false run on (on a replay too) until they end or the run does.
  */
-export async function runRace(execution: RunExecution, scope: RunScope, branches: readonly Branch[]): Promise<{ index: number; value: unknown }> {
+export async function runRace(
+  execution: RunExecution, scope: RunScope, branches: readonly Branch[], cancelLosers = true,
+): Promise<{ index: number; value: unknown }> {
   checkScope(scope, 'ctx.race()');
   const key = execution.nextKey(scope.path, '$race');
   execution.throwIfStopped(scope);
   const recorded = execution.recorded(key);
-  if (recorded) return replayRace(execution, scope, branches, key, execution.decode<{ index: number }>(recorded).index);
+  if (!recorded) return raceBranches(execution, scope, branches, key, cancelLosers);
+  const index = execution.decode<{ index: number }>(recorded).index;
+  if (!Number.isInteger(index) || index < 0 || index >= branches.length) {
+    execution.failNonDeterministic(key, 'race', `branch ${index} won it, but the code now passes ${branches.length} branches`);
+  }
+  return cancelLosers ? replayRace(execution, scope, branches, key, index) : raceBranches(execution, scope, branches, key, false, index);
+}
+
+/** Runs every branch; `decided` (a replay) names the winner recorded earlier, else the first to settle wins and is recorded. */
+function raceBranches(
+  execution: RunExecution, scope: RunScope, branches: readonly Branch[], key: string, cancelLosers: boolean, decided?: number,
+): Promise<{ index: number; value: unknown }> {
   const group = new BranchGroup(execution, scope, key, branches.length);
   return new Promise((resolve, reject) => {
-    let decided = false;
+    let settled = false;
     const onSettled = (index: number, ok: boolean, outcome: unknown): void => {
-      group.branchSettled(!decided);
-      if (decided) return;
-      decided = true;
-      group.abortAllExcept(index, `Branch ${index} won ${key}`);
+      const wins = !settled && (decided === undefined || index === decided);
+      group.branchSettled(wins);
+      if (!wins) return;
+      settled = true;
+      if (cancelLosers) group.abortAllExcept(index, `Branch ${index} won ${key}`);
+      const settle = (): void => (ok ? resolve({ index, value: outcome }) : reject(outcome));
+      if (decided !== undefined) return settle();
       execution.recordDecision(scope, key, 'race', { index, status: ok ? 'fulfilled' : 'rejected' }).then(
-        (earlier) => {
-          if (earlier) {
-            // Recorded before by this same lease: cannot happen, unless the code raced on one key twice.
-            reject(new UsageError(`${key} was decided twice; each ctx.race() call must be awaited once`));
-          } else if (ok) {
-            resolve({ index, value: outcome });
-          } else {
-            reject(outcome);
-          }
-        },
+        // Recorded before by this same lease: cannot happen, unless the code raced on one key twice.
+        (earlier) => (earlier ? reject(new UsageError(`${key} was decided twice; each ctx.race() call must be awaited once`)) : settle()),
         reject,
       );
     };
@@ -163,9 +172,6 @@ export async function runRace(execution: RunExecution, scope: RunScope, branches
 
 /** A decided race: only the recorded winner runs again (its steps replay from their records). */
 async function replayRace(execution: RunExecution, scope: RunScope, branches: readonly Branch[], key: string, index: number): Promise<{ index: number; value: unknown }> {
-  if (!Number.isInteger(index) || index < 0 || index >= branches.length) {
-    execution.failNonDeterministic(key, 'race', `branch ${index} won it, but the code now passes ${branches.length} branches`);
-  }
   const group = new BranchGroup(execution, scope, key, 1);
   try {
     return { index, value: await group.run(0, branches[index], index) };

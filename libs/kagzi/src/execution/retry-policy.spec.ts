@@ -284,13 +284,39 @@ describe('RetryPolicy.shouldRetry', () => {
   });
 });
 
+describe('retry budget: maxAttempts Infinity and maxElapsed', () => {
+  it('accepts maxAttempts Infinity, with or without maxElapsed, and retries past any count', () => {
+    for (const p of [RetryPolicy.exponential({ maxAttempts: Infinity }), RetryPolicy.fixed({ maxAttempts: Infinity, maxElapsed: '1h' })]) {
+      expect(p.maxAttempts).toBe(Infinity);
+      expect(p.shouldRetry(failed(new TransientError('x'), 1_000_000))).toBe(true);
+    }
+  });
+
+  it('allows an attempt up to maxElapsed after the first attempt started, not later', () => {
+    const p = RetryPolicy.exponential({ maxAttempts: Infinity, maxElapsed: '1h' });
+    expect(p.maxElapsedMs).toBe(3_600_000);
+    const first = new Date('2030-01-01T00:00:00Z');
+    expect(p.allowsAttemptAt(new Date(first.getTime() + 3_600_000), first)).toBe(true);
+    expect(p.allowsAttemptAt(new Date(first.getTime() + 3_600_001), first)).toBe(false);
+  });
+
+  it('without maxElapsed, any time is within budget', () => {
+    const p = RetryPolicy.fixed();
+    expect(p.maxElapsedMs).toBeUndefined();
+    expect(p.allowsAttemptAt(new Date(8.64e15), new Date(0))).toBe(true);
+  });
+});
+
 describe('invalid RetryPolicy options throw InvalidOptionsError', () => {
   it.each([
     ['maxAttempts 0', () => RetryPolicy.exponential({ maxAttempts: 0 })],
     ['maxAttempts -1', () => RetryPolicy.fixed({ maxAttempts: -1 })],
     ['maxAttempts 1.5', () => RetryPolicy.fixed({ maxAttempts: 1.5 })],
     ['maxAttempts NaN', () => RetryPolicy.exponential({ maxAttempts: Number.NaN })],
-    ['maxAttempts Infinity', () => RetryPolicy.exponential({ maxAttempts: Number.POSITIVE_INFINITY })],
+    ['maxAttempts -Infinity', () => RetryPolicy.exponential({ maxAttempts: Number.NEGATIVE_INFINITY })],
+    ['maxElapsed "soon"', () => RetryPolicy.exponential({ maxElapsed: 'soon' as never })],
+    ['maxElapsed 0', () => RetryPolicy.fixed({ maxElapsed: 0 })],
+    ['maxElapsed -1', () => RetryPolicy.exponential({ maxElapsed: -1 })],
     ['multiplier 0.5', () => RetryPolicy.exponential({ multiplier: 0.5 })],
     ['multiplier NaN', () => RetryPolicy.exponential({ multiplier: Number.NaN })],
     ['jitter -0.1', () => RetryPolicy.exponential({ jitter: -0.1 })],

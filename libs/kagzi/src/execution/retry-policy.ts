@@ -5,8 +5,11 @@ import { PermanentError, StepError } from '../errors/step.error';
 
 export type RetryOn = 'retryable' | 'any' | ErrorKind[] | ((error: StepError) => boolean);
 
+/** `maxElapsed`: no retry starts later than this after the step's first attempt started. */
 export interface ExponentialRetryOptions {
+  /** Executions in all, first try included; `Infinity` retries until `maxElapsed` (or forever without it). */
   maxAttempts?: number;
+  maxElapsed?: Duration;
   initialInterval?: Duration;
   multiplier?: number;
   maxInterval?: Duration;
@@ -16,13 +19,16 @@ export interface ExponentialRetryOptions {
 
 export interface FixedRetryOptions {
   maxAttempts?: number;
+  maxElapsed?: Duration;
   interval?: Duration;
   retryOn?: RetryOn;
 }
 
 /**
  * How often a failed step is tried again and how long to wait in between.
- * `maxAttempts` counts executions: 3 means the first try and two retries.
+ * `maxAttempts` counts executions: 3 means the first try and two retries; `Infinity` means no cap.
+ * `maxElapsed` is a total time budget: no attempt is scheduled to start later than that after the
+ * step's first attempt started. `maxAttempts: Infinity` without `maxElapsed` retries forever.
  */
 export class RetryPolicy {
   private constructor(
@@ -32,6 +38,7 @@ export class RetryPolicy {
     readonly maxIntervalMs: number,
     readonly jitter: number,
     readonly retryOn: RetryOn,
+    readonly maxElapsedMs?: number,
   ) {}
 
   static exponential(options: ExponentialRetryOptions = {}): RetryPolicy {
@@ -41,12 +48,14 @@ export class RetryPolicy {
     const jitter = options.jitter ?? 0.25;
     if (!(multiplier >= 1)) throw new InvalidOptionsError(`RetryPolicy.exponential multiplier must be >= 1; got ${multiplier}`);
     if (!(jitter >= 0 && jitter <= 1)) throw new InvalidOptionsError(`RetryPolicy.exponential jitter must be between 0 and 1; got ${jitter}`);
-    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 5), initial, multiplier, max, jitter, checkRetryOn(options.retryOn));
+    const elapsed = maxElapsed(options.maxElapsed, 'RetryPolicy.exponential maxElapsed');
+    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 5), initial, multiplier, max, jitter, checkRetryOn(options.retryOn), elapsed);
   }
 
   static fixed(options: FixedRetryOptions = {}): RetryPolicy {
     const interval = toMilliseconds(options.interval ?? '5s', 'RetryPolicy.fixed interval');
-    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 3), interval, 1, interval, 0, checkRetryOn(options.retryOn));
+    const elapsed = maxElapsed(options.maxElapsed, 'RetryPolicy.fixed maxElapsed');
+    return new RetryPolicy(checkAttempts(options.maxAttempts ?? 3), interval, 1, interval, 0, checkRetryOn(options.retryOn), elapsed);
   }
 
   static none(): RetryPolicy {
@@ -66,6 +75,11 @@ export class RetryPolicy {
     return on(error);
   }
 
+  /** Whether an attempt starting at `at` fits the `maxElapsed` budget of a step whose first attempt started at `firstStartedAt`. */
+  allowsAttemptAt(at: Date, firstStartedAt: Date): boolean {
+    return this.maxElapsedMs === undefined || at.getTime() - firstStartedAt.getTime() <= this.maxElapsedMs;
+  }
+
   /** Milliseconds to wait before attempt `attempt` (2 for the first retry); `random` is in [0, 1). */
   delayBefore(attempt: number, retryAfterMs?: number, random: number = Math.random()): number {
     if (retryAfterMs !== undefined) return retryAfterMs;
@@ -76,8 +90,13 @@ export class RetryPolicy {
 }
 
 function checkAttempts(n: number): number {
-  if (!Number.isInteger(n) || n < 1) throw new InvalidOptionsError(`RetryPolicy maxAttempts must be an integer >= 1; got ${n}`);
+  if (n === Number.POSITIVE_INFINITY) return n;
+  if (!Number.isInteger(n) || n < 1) throw new InvalidOptionsError(`RetryPolicy maxAttempts must be an integer >= 1 or Infinity; got ${n}`);
   return n;
+}
+
+function maxElapsed(value: Duration | undefined, what: string): number | undefined {
+  return value === undefined ? undefined : toMilliseconds(value, what, { min: 1 });
 }
 
 function checkRetryOn(value: RetryOn | undefined): RetryOn {

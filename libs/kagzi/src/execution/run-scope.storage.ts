@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { StepDefinition } from './step-definition';
+import type { StepInfo } from './step-signal';
 
 /** What a scope needs of the run it belongs to: a step called in the scope is executed by the run. */
 export interface ScopeRun {
@@ -15,6 +16,8 @@ export interface RunScope {
   readonly inStep: boolean;
   /** Inside a step body: aborted when the attempt times out or the run stops in this worker. */
   readonly attemptSignal?: AbortSignal;
+  /** Inside a step body: which run, step and attempt (read by stepInfo()). */
+  readonly step?: StepInfo;
   /** Inside a parallel branch: the innermost group's key, this branch's key, and its signal. */
   readonly group?: string;
   readonly branch?: string;

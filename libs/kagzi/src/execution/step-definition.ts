@@ -3,6 +3,8 @@ import { RetryPolicy } from './retry-policy';
 /** A `@Step` method as the executor sees it: options resolved at bootstrap. */
 export interface StepDefinition {
   name: string;
+  /** The name its key is counted under, when several calls share one sequence (ctx.now and ctx.uuid). */
+  keyName?: string;
   retry?: RetryPolicy;
   timeoutMs?: number;
 }

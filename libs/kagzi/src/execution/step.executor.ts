@@ -23,11 +23,13 @@ interface FailedAttempt {
   nextAttemptAt: Date;
 }
 
-type Attempted<T> = { done: true; value: T } | { done: false };
+type Attempted<T> = { done: true; value: T } | { done: false; firstStartedAt: Date };
 
 /** What a step call needs of the run it belongs to (RunExecution). */
 export interface StepHost {
   readonly runId: string;
+  readonly workflowName: string;
+  readonly version: number;
   readonly lease: Lease;
   readonly fibers: RunFibers;
   readonly controller: AbortController;
@@ -59,12 +61,14 @@ export class StepExecutor {
   async call<T>(scope: RunScope, def: StepDefinition, body: () => unknown, args: readonly unknown[]): Promise<T> {
     const run = this.run;
     // The key is taken before the first await, so concurrent calls get keys in call order.
-    const key = run.nextKey(scope.path, def.name);
+    const key = run.nextKey(scope.path, def.keyName ?? def.name);
     run.throwIfStopped(scope);
     if (run.fibers.parking) return run.never();
     const argsHash = hashArguments(args, def.name);
     const recorded = run.recorded(key);
     let attempt = 1;
+    // The retry budget (maxElapsed) counts from the first attempt's start, recorded with the step.
+    let firstStartedAt = recorded?.started_at;
     if (recorded) {
       this.checkRecorded(key, def.name, argsHash, recorded);
       if (recorded.status !== 'RUNNING') return this.replay<T>(recorded);
@@ -74,13 +78,16 @@ export class StepExecutor {
       if (nextAt && nextAt.getTime() > Date.now()) await run.waitUntil(scope, nextAt, `waiting for attempt ${attempt} of step "${def.name}"`);
     }
     for (;; attempt++) {
-      const outcome = await this.attempt<T>(scope, def, key, argsHash, body, attempt);
+      const outcome = await this.attempt<T>(scope, def, key, argsHash, body, attempt, firstStartedAt);
       if (outcome.done) return outcome.value;
+      firstStartedAt = outcome.firstStartedAt;
     }
   }
 
   /** One execution of the body and its durable outcome: done (completed or failed for good), or retried. */
-  private async attempt<T>(scope: RunScope, def: StepDefinition, key: string, argsHash: string, body: () => unknown, attempt: number): Promise<Attempted<T>> {
+  private async attempt<T>(
+    scope: RunScope, def: StepDefinition, key: string, argsHash: string, body: () => unknown, attempt: number, firstStartedAt: Date | undefined,
+  ): Promise<Attempted<T>> {
     const run = this.run;
     if (run.fibers.parking) return run.never();
     // From here until its outcome is recorded, this attempt keeps the run from being parked.
@@ -95,18 +102,21 @@ export class StepExecutor {
     try {
       let value: unknown;
       try {
-        value = await this.invoke(scope, def, body, controller, attempt);
+        value = await this.invoke(scope, def, key, body, controller, attempt);
       } catch (err: unknown) {
         run.throwIfStopped(scope);
         const error = run.toStepError(err, { stepName: def.name, attempt });
         const policy = def.retry ?? run.defaultRetry;
-        if (!policy.shouldRetry(error)) return { done: true, value: await this.commit<T>(place, { status: 'FAILED', error }) };
         const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
+        const first = firstStartedAt ?? startedAt;
+        if (!policy.shouldRetry(error) || !policy.allowsAttemptAt(nextAttemptAt, first)) {
+          return { done: true, value: await this.commit<T>(place, { status: 'FAILED', error }) };
+        }
         run.logger.warn(
           `Run ${run.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
         );
         await this.retryLater(scope, { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt }, executing);
-        return { done: false };
+        return { done: false, firstStartedAt: first };
       }
       run.throwIfStopped(scope);
       let text: string;
@@ -142,8 +152,10 @@ export class StepExecutor {
   }
 
   /** Runs the body in the step's scope; with a timeout, the attempt fails (and its signal aborts) when it expires. */
-  private invoke(scope: RunScope, def: StepDefinition, body: () => unknown, controller: AbortController, attempt: number): Promise<unknown> {
-    const running = Promise.resolve(runScopeStorage.run({ ...scope, inStep: true, attemptSignal: controller.signal }, body));
+  private invoke(scope: RunScope, def: StepDefinition, key: string, body: () => unknown, controller: AbortController, attempt: number): Promise<unknown> {
+    const run = this.run;
+    const step = { runId: run.runId, workflowName: run.workflowName, version: run.version, stepKey: key, stepName: def.name, attempt };
+    const running = Promise.resolve(runScopeStorage.run({ ...scope, inStep: true, attemptSignal: controller.signal, step }, body));
     const timeoutMs = def.timeoutMs;
     if (timeoutMs === undefined) return running;
     return withTimeout(running, timeoutMs, () => {
@@ -155,6 +167,7 @@ export class StepExecutor {
 
   private checkRecorded(key: string, name: string, argsHash: string, recorded: StoredStepRow): void {
     if (recorded.kind !== 'STEP') this.run.failNonDeterministic(key, name, `a ${recorded.kind === 'SLEEP' ? 'durable sleep' : 'parallel group'} was recorded there`);
+    if (recorded.step_name !== name) this.run.failNonDeterministic(key, name, `a call of "${recorded.step_name}" was recorded there`);
     if (recorded.args_hash !== null && recorded.args_hash !== argsHash) {
       this.run.failNonDeterministic(key, name, 'it was called with different arguments than when the run first executed it');
     }

@@ -1,7 +1,8 @@
 import { Duration } from '../common/duration';
 import { UsageError } from '../errors/usage.error';
-import { Branch, ParallelOutput, ParallelSettled, RaceResult, WorkflowContext } from '../interfaces/workflow.interface';
+import { Branch, ParallelOutput, ParallelSettled, RaceOptions, RaceResult, WorkflowContext } from '../interfaces/workflow.interface';
 import { checkBranches, runParallel, runRace } from './branch-group';
+import { recordedNow, recordedUuid } from './recorded-values';
 import { RunExecution } from './run-execution';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 
@@ -29,6 +30,14 @@ export class WorkflowContextImpl implements WorkflowContext {
     return this.execution.sleep(this.scope(), duration);
   }
 
+  now(): Promise<Date> {
+    return recordedNow(this.execution, this.scope());
+  }
+
+  uuid(): Promise<string> {
+    return recordedUuid(this.execution, this.scope());
+  }
+
   parallel<const T extends readonly Branch[]>(branches: T, options?: { strategy?: 'fail-fast' }): Promise<ParallelOutput<T>>;
   parallel<const T extends readonly Branch[]>(branches: T, options: { strategy: 'collect-all' }): Promise<ParallelSettled<T>>;
   async parallel<const T extends readonly Branch[]>(
@@ -43,9 +52,11 @@ export class WorkflowContextImpl implements WorkflowContext {
     return (await runParallel(this.execution, this.scope(), branches, strategy)) as ParallelOutput<T>;
   }
 
-  async race<const T extends readonly Branch[]>(branches: T): Promise<RaceResult<T>> {
+  async race<const T extends readonly Branch[]>(branches: T, options: RaceOptions = {}): Promise<RaceResult<T>> {
     checkBranches(branches, 'ctx.race()');
-    return (await runRace(this.execution, this.scope(), branches)) as RaceResult<T>;
+    const cancelLosers = options?.cancelLosers ?? true;
+    if (typeof cancelLosers !== 'boolean') throw new UsageError(`ctx.race(): cancelLosers must be true or false; got ${JSON.stringify(cancelLosers)}`);
+    return (await runRace(this.execution, this.scope(), branches, cancelLosers)) as RaceResult<T>;
   }
 
   private scope(): RunScope {

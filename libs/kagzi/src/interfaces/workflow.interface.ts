@@ -11,6 +11,10 @@ export interface WorkflowContext {
   readonly signal: AbortSignal;
   /** Durable sleep: survives restarts and frees the worker slot while it waits. */
   sleep(duration: Duration): Promise<void>;
+  /** The current time, read once and recorded: every replay returns the same Date. Not inside a step body. */
+  now(): Promise<Date>;
+  /** A random UUID, drawn once and recorded: every replay returns the same one. Not inside a step body. */
+  uuid(): Promise<string>;
   /**
    * Runs the branches concurrently, each in a scope of its own. `fail-fast` (default) rejects with the
    * first failure and aborts the other branches; `collect-all` resolves with a Settled per branch.
@@ -21,8 +25,16 @@ export interface WorkflowContext {
     branches: T,
     options?: { strategy?: 'fail-fast' | 'collect-all' },
   ): Promise<ParallelOutput<T> | ParallelSettled<T>>;
-  /** Settles as the first branch to settle; the winner is recorded, so every replay has the same one. */
-  race<const T extends readonly Branch[]>(branches: T): Promise<RaceResult<T>>;
+  /**
+   * Settles as the first branch to settle; the winner is recorded, so every replay has the same one.
+   * The losers are aborted, unless `cancelLosers: false` lets them run on to their end.
+   */
+  race<const T extends readonly Branch[]>(branches: T, options?: RaceOptions): Promise<RaceResult<T>>;
+}
+
+export interface RaceOptions {
+  /** Abort the branches that did not win (default true); with false they keep running and their steps are recorded. */
+  cancelLosers?: boolean;
 }
 
 /** A branch of `ctx.parallel` / `ctx.race`: a function that may call any number of steps. */

@@ -22,6 +22,8 @@ export interface StoredStepRow {
   error: SerializedStepError | null;
   attempts: number;
   next_attempt_at: Date | null;
+  /** When the first attempt (or the sleep, the group) started; loaded by loadSteps (the retry budget counts from it). */
+  started_at?: Date;
 }
 
 export interface StepAttemptRow {

@@ -4,7 +4,7 @@ import { statement } from '../statement';
 export const loadSteps = statement(
   'loadSteps',
   (s) => `
-select step_key, step_name, kind, status, args_hash, output, error, attempts, next_attempt_at
+select step_key, step_name, kind, status, args_hash, output, error, attempts, next_attempt_at, started_at
 from "${s}".step_runs where workflow_run_id = $1::uuid`,
   (a: { runId: string }) => [a.runId],
 );
