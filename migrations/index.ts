@@ -4,6 +4,7 @@ import { KagziParallelGroups1764100000003 } from './1764100000003-kagzi-parallel
 import { KagziVersions1764100000004 } from './1764100000004-kagzi-versions';
 import { KagziWorkers1764100000005 } from './1764100000005-kagzi-workers';
 import { KagziSharedRules1764100000006 } from './1764100000006-kagzi-shared-rules';
+import { KagziSignals1764100000007 } from './1764100000007-kagzi-signals';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -13,4 +14,5 @@ export const KAGZI_MIGRATIONS = [
   KagziVersions1764100000004,
   KagziWorkers1764100000005,
   KagziSharedRules1764100000006,
+  KagziSignals1764100000007,
 ];

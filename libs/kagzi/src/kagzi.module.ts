@@ -18,6 +18,7 @@ import { KagziDatabase } from './persistence/kagzi-database';
 import { connectWithRetry } from './persistence/connection-retry';
 import { NotificationListener } from './persistence/notification.listener';
 import { RunStore } from './persistence/run.store';
+import { SignalStore } from './persistence/signal.store';
 import { VersionStore } from './persistence/version.store';
 import { WorkerStore } from './persistence/worker.store';
 import { KagziWorker } from './worker/kagzi.worker';
@@ -34,6 +35,7 @@ import { KagziWorker } from './worker/kagzi.worker';
     { provide: RunStore, useFactory: (db: KagziDatabase) => new RunStore(db), inject: [KagziDatabase] },
     { provide: WorkerStore, useFactory: (db: KagziDatabase) => new WorkerStore(db), inject: [KagziDatabase] },
     { provide: VersionStore, useFactory: (db: KagziDatabase) => new VersionStore(db), inject: [KagziDatabase] },
+    { provide: SignalStore, useFactory: (db: KagziDatabase) => new SignalStore(db), inject: [KagziDatabase] },
     {
       provide: NotificationListener,
       useFactory: async (db: KagziDatabase, options: ResolvedKagziOptions) => {
@@ -48,9 +50,9 @@ import { KagziWorker } from './worker/kagzi.worker';
     { provide: PayloadSerializer, useFactory: (options: ResolvedKagziOptions) => new PayloadSerializer(options.maxPayloadBytes), inject: [KAGZI_RESOLVED_OPTIONS] },
     {
       provide: WorkflowRunner,
-      useFactory: (registry: WorkflowRegistry, runs: RunStore, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
-        new WorkflowRunner(registry, runs, serializer, options.defaultRetry, options.classifyError),
-      inject: [WorkflowRegistry, RunStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
+      useFactory: (registry: WorkflowRegistry, runs: RunStore, signals: SignalStore, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
+        new WorkflowRunner(registry, runs, signals, serializer, options.defaultRetry, options.classifyError),
+      inject: [WorkflowRegistry, RunStore, SignalStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
     },
     {
       provide: RunOutcomeWaiter,

@@ -10,21 +10,22 @@ import { RunNotFoundError } from '../errors/run-not-found.error';
 import { StepError } from '../errors/step.error';
 import { serializeStepError } from '../errors/step-error.serializer';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error';
-import { WorkflowVersionDeprecatedError } from '../errors/workflow-version-deprecated.error';
-import { DefaultVersionError } from '../errors/default-version.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { Page, RunDetails, RunFilter, RunStatus, RunSummary, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { RunStore } from '../persistence/run.store';
+import { SignalStore } from '../persistence/signal.store';
 import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
-import { toRunDetails, toRunSummary, toVersionInfo, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
-import { assertIdempotencyKey, assertName, assertRunId, assertVersion, listSchema, startOptionsSchema } from './client-input';
+import { toRunDetails, toRunSummary, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
+import { assertIdempotencyKey, assertName, assertRunId, listSchema, startOptionsSchema } from './client-input';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
+import { SignalDelivery } from './signal-delivery';
+import { VersionAdmin } from './version-admin';
 import { RunHandle } from './run.handle';
-import { unknownVersion, unknownWorkflow, versionError } from './version-errors';
+import { versionError } from './version-errors';
 import { WorkflowHandle } from './workflow.handle';
 
 /** The filter of `countRuns` (and its alias `countWorkflows`): every field narrows the count. */
@@ -37,6 +38,8 @@ export type RunCountFilter = Pick<RunFilter, 'name' | 'version' | 'status'>;
 @Injectable()
 export class WorkflowClient implements OnApplicationBootstrap {
   private readonly retry: ConnectionRetry;
+  private readonly delivery: SignalDelivery;
+  private readonly versionAdmin: VersionAdmin;
 
   /** @internal Nest creates the client; inject it rather than constructing it. */
   constructor(
@@ -48,8 +51,11 @@ export class WorkflowClient implements OnApplicationBootstrap {
     private readonly registry: WorkflowRegistry,
     private readonly accessor: WorkflowMetadataAccessor,
     private readonly serializer: PayloadSerializer,
+    signals: SignalStore,
   ) {
     this.retry = new ConnectionRetry(options.reconnectTimeoutMs);
+    this.delivery = new SignalDelivery(signals, serializer, this.retry);
+    this.versionAdmin = new VersionAdmin(versions, this.retry);
   }
 
   /**
@@ -77,6 +83,28 @@ export class WorkflowClient implements OnApplicationBootstrap {
     return this.getHandle<O>(runId);
   }
 
+  /**
+   * Sends a signal to a live run (by id, or by workflow and idempotency key); it is stored durably before
+   * this returns and waits, in order, for the run's `ctx.waitForSignal(name)`. An undefined payload is
+   * stored as null. Unknown run: RunNotFoundError; a run that has ended: RunNotActiveError.
+   */
+  async signal(target: string | { workflow: WorkflowRef<unknown, unknown>; idempotencyKey: string }, name: string, payload?: unknown): Promise<void> {
+    if (typeof target === 'string') assertRunId(target);
+    const found = typeof target === 'string' ? undefined : await this.findRun(target.workflow, target.idempotencyKey);
+    if (typeof target !== 'string' && !found) throw new RunNotFoundError(`No run of workflow "${this.nameOf(target.workflow)}" has idempotency key "${target.idempotencyKey}"`);
+    await this.delivery.send(found?.runId ?? (target as string), name, payload);
+  }
+
+  /** Starts the run unless its idempotency key is taken, then signals it: both in one transaction. */
+  async signalWithStart<I>(
+    workflow: WorkflowRef<I, unknown>,
+    input: I,
+    signal: { name: string; payload?: unknown },
+    options: StartOptions & { idempotencyKey: string },
+  ): Promise<WorkflowHandle> {
+    return this.getHandle(await this.delivery.startAndSend(this.nameOf(workflow), input, signal, options));
+  }
+
   /** The run of `workflow` started with `idempotencyKey` (a business id), or undefined; never starts one. */
   async findRun<O = unknown>(workflow: WorkflowRef<unknown, O>, idempotencyKey: string): Promise<WorkflowHandle<O> | undefined> {
     const name = this.nameOf(workflow);
@@ -86,47 +114,23 @@ export class WorkflowClient implements OnApplicationBootstrap {
   }
 
   /** The version `start()` uses without `options.version`: the default set, else the highest not deprecated. */
-  async getDefaultVersion(name: string): Promise<number> {
-    assertName(name);
-    const found = await this.retry.run(`getDefaultVersion('${name}')`, () => this.versions.defaultVersion(name));
-    if (found.known_versions === 0) throw unknownWorkflow(name);
-    if (found.version === null) throw new DefaultVersionError(`Every version of workflow "${name}" is deprecated; register a new version`);
-    return found.version;
+  getDefaultVersion(name: string): Promise<number> {
+    return this.versionAdmin.getDefault(name);
   }
 
   /** Makes `version` the default for new runs of `name`, in every process at once. */
-  async setDefaultVersion(name: string, version: number): Promise<void> {
-    assertName(name);
-    assertVersion(version);
-    const result = await this.retry.run(`setDefaultVersion('${name}', ${version})`, () => this.versions.setDefaultVersion(name, version));
-    if (result.known_versions === 0) throw unknownWorkflow(name);
-    if (!result.version_known) throw unknownVersion(name, version);
-    if (!result.usable) throw new WorkflowVersionDeprecatedError(`Workflow "${name}" version ${version} is deprecated and cannot be the default`);
+  setDefaultVersion(name: string, version: number): Promise<void> {
+    return this.versionAdmin.setDefault(name, version);
   }
 
-  /**
-   * No new runs may start on `version`; runs in flight on it still finish. Refused for the version
-   * `start()` uses now: set another default first.
-   */
-  async deprecateVersion(name: string, version: number): Promise<void> {
-    assertName(name);
-    assertVersion(version);
-    const result = await this.retry.run(`deprecateVersion('${name}', ${version})`, () => this.versions.deprecateVersion(name, version));
-    if (result.known_versions === 0) throw unknownWorkflow(name);
-    if (!result.version_known) throw unknownVersion(name, version);
-    if (!result.deprecated) {
-      throw new DefaultVersionError(
-        `Workflow "${name}" version ${version} is the current default; call setDefaultVersion('${name}', <another version>) before deprecating it`,
-      );
-    }
+  /** No new runs may start on `version`; runs in flight on it still finish. Refused for the version `start()` uses now. */
+  deprecateVersion(name: string, version: number): Promise<void> {
+    return this.versionAdmin.deprecate(name, version);
   }
 
   /** Every registered version of `name`, oldest first, with its default/deprecated/served state and runs in flight. */
-  async listVersions(name: string): Promise<WorkflowVersionInfo[]> {
-    assertName(name);
-    const rows = await this.retry.run(`listVersions('${name}')`, () => this.versions.listVersions(name));
-    if (rows.length === 0) throw unknownWorkflow(name);
-    return rows.map(toVersionInfo);
+  listVersions(name: string): Promise<WorkflowVersionInfo[]> {
+    return this.versionAdmin.list(name);
   }
 
   /** Every known worker (pruned after `worker.retention`), newest first. */
@@ -158,7 +162,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     assertRunId(runId);
     const found = await this.retry.run(`getRun(${runId})`, () => this.runs.getRun(runId));
     if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
-    return toRunDetails(found.run, found.steps, found.attempts, this.serializer);
+    return toRunDetails(found.run, found.steps, found.attempts, found.signals, this.serializer);
   }
 
   /** Newest first; pass `nextCursor` back as `cursor` for the next page. */

@@ -9,12 +9,14 @@ import { UsageError } from '../errors/usage.error';
 import { RunStore } from '../persistence/run.store';
 import { Lease, StepPlacement } from '../persistence/store.types';
 import { StoredStepRow } from '../persistence/run.rows';
+import { SignalStore } from '../persistence/signal.store';
 import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { RunFibers } from './run-fibers';
 import { RunScope } from './run-scope.storage';
 import { ExecutionStop, RunStop } from './run-stop';
 import { RunWriter } from './run-writer';
+import { waitForSignal } from './signal-wait';
 import { StepDefinition } from './step-definition';
 import { StepExecutor } from './step.executor';
 
@@ -24,6 +26,7 @@ const SLEEP_STEP = '$sleep';
 
 export interface RunExecutionDeps {
   runs: RunStore;
+  signals: SignalStore;
   serializer: PayloadSerializer;
   classifyError?: ClassifyErrorHook;
   defaultRetry: RetryPolicy;
@@ -37,6 +40,8 @@ export interface RunExecutionDeps {
  */
 export class RunExecution {
   private readonly counters = new Map<string, number>();
+  /** The newest signal id the last look could see: a park on a signal wait compares the run's newest with it. */
+  private signalsSeen = 0;
   /** Strands of this run's code that can progress; parks the run when none can. */
   readonly fibers: RunFibers;
   private readonly stop: RunStop;
@@ -50,7 +55,7 @@ export class RunExecution {
     private readonly stored: Map<string, StoredStepRow>,
     private readonly deps: RunExecutionDeps,
   ) {
-    this.fibers = new RunFibers((due) => this.parkWhenIdle(due));
+    this.fibers = new RunFibers((due, forSignal) => this.parkWhenIdle(due, forSignal));
     this.stop = new RunStop(lease.runId, () => this.fibers.dispose());
     this.writer = new RunWriter(lease.runId, this.stop, deps.logger);
     this.steps = new StepExecutor(this);
@@ -75,6 +80,18 @@ export class RunExecution {
 
   get runs(): RunStore {
     return this.deps.runs;
+  }
+
+  get signals(): SignalStore {
+    return this.deps.signals;
+  }
+
+  noteSignalsSeen(count: number): void {
+    this.signalsSeen = count;
+  }
+
+  waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: Duration }): Promise<T | undefined> {
+    return waitForSignal<T>(this, scope, name, options);
   }
 
   get serializer(): PayloadSerializer {
@@ -232,10 +249,11 @@ export class RunExecution {
     throw new LeaseLostError(`Run ${this.runId} is no longer owned by this worker: ${why}`);
   }
 
-  /** Every strand is blocked (branches asleep or backing off): park until the earliest wake-up. */
-  private parkWhenIdle(due: Date): void {
+  /** Every strand is blocked (asleep, backing off, waiting for a signal): park until the earliest wake-up. */
+  private parkWhenIdle(due: Date, forSignal: boolean): void {
     void (async () => {
-      const parked = await this.write('parking the run', () => this.deps.runs.parkRun(this.lease, due));
+      const park = (): Promise<boolean> => (forSignal ? this.deps.signals.park(this.lease, due, this.signalsSeen) : this.deps.runs.parkRun(this.lease, due));
+      const parked = await this.write('parking the run', park);
       if (!parked) this.loseLease('the run was cancelled or claimed by another worker before it could be parked');
       this.stop.finish({ kind: 'suspended', wakeAt: due });
     })().catch(() => undefined); // a refused write has already stopped the run

@@ -12,6 +12,8 @@ export interface FiberGroup {
 interface Blocked {
   wakeAt: Date;
   timer?: LongTimer;
+  /** A signal wait: a run parked with it must be woken by a signal too. */
+  forSignal: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export class RunFibers {
   private parkingStarted = false;
   private idleCheck?: NodeJS.Immediate;
 
-  constructor(private readonly onIdle: (dueAt: Date) => void) {}
+  constructor(private readonly onIdle: (dueAt: Date, forSignal: boolean) => void) {}
 
   /**
    * Whether the calling strand, which must wait, may park the run itself: it is the only strand that
@@ -101,10 +103,10 @@ export class RunFibers {
     };
   }
 
-  /** Waits in process until `wakeAt`; rejects if `signal` (the branch) aborts first. */
-  block(wakeAt: Date, signal?: AbortSignal): Promise<void> {
+  /** Waits in process until `wakeAt`; rejects if `signal` (the branch) aborts first. `forSignal`: a signal wait. */
+  block(wakeAt: Date, signal?: AbortSignal, forSignal = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const entry: Blocked = { wakeAt };
+      const entry: Blocked = { wakeAt, forSignal };
       const release = (): boolean => {
         if (this.parkingStarted || !this.blocked.has(entry)) return false;
         entry.timer?.clear();
@@ -141,7 +143,8 @@ export class RunFibers {
   private checkIdle(): void {
     if (this.live > 0 || this.executing > 0 || this.parkingStarted || this.blocked.size === 0) return;
     const due = this.earliest(new Date(MAX_DATE_MS));
+    const forSignal = [...this.blocked.keys()].some((b) => b.forSignal);
     this.startParking();
-    this.onIdle(due);
+    this.onIdle(due, forSignal);
   }
 }

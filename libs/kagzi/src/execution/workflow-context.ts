@@ -30,6 +30,10 @@ export class WorkflowContextImpl implements WorkflowContext {
     return this.execution.sleep(this.scope(), duration);
   }
 
+  waitForSignal<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T | undefined> {
+    return this.execution.waitForSignal<T>(this.scope(), name, options);
+  }
+
   now(): Promise<Date> {
     return recordedNow(this.execution, this.scope());
   }

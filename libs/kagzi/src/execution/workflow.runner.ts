@@ -8,6 +8,7 @@ import { RunStore } from '../persistence/run.store';
 import { ClaimedRun } from '../persistence/store.types';
 import { PayloadSerializer, unstorableValueError } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
+import { SignalStore } from '../persistence/signal.store';
 import { ExecutionStop, RunExecution } from './run-execution';
 import { runScopeStorage } from './run-scope.storage';
 import { WorkflowContextImpl } from './workflow-context';
@@ -21,6 +22,7 @@ export class WorkflowRunner {
   constructor(
     private readonly registry: WorkflowRegistry,
     private readonly runs: RunStore,
+    private readonly signals: SignalStore,
     private readonly serializer: PayloadSerializer,
     private readonly defaultRetry: RetryPolicy,
     private readonly classifyError?: ClassifyErrorHook,
@@ -30,6 +32,7 @@ export class WorkflowRunner {
   start(claim: ClaimedRun): { execution: RunExecution; done: Promise<ExecutionStop | 'finished'> } {
     const execution = new RunExecution(claim.lease, claim.workflowName, claim.version, new Map(), {
       runs: this.runs,
+      signals: this.signals,
       serializer: this.serializer,
       classifyError: this.classifyError,
       defaultRetry: this.defaultRetry,

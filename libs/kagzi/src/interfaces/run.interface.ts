@@ -1,9 +1,10 @@
 import { Duration } from '../common/duration';
 import { SerializedStepError } from '../errors/step.error';
 
-export type RunStatus = 'PENDING' | 'RUNNING' | 'SLEEPING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+/** WAITING: parked on a signal (possibly with a timeout), slot freed, like SLEEPING is for time alone. */
+export type RunStatus = 'PENDING' | 'RUNNING' | 'SLEEPING' | 'WAITING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 
-export const RUN_STATUSES: readonly RunStatus[] = ['PENDING', 'RUNNING', 'SLEEPING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+export const RUN_STATUSES: readonly RunStatus[] = ['PENDING', 'RUNNING', 'SLEEPING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
 export interface StartOptions {
@@ -43,6 +44,15 @@ export interface RunDetails {
   updatedAt: Date;
   completedAt?: Date;
   steps: StepDetails[];
+  /** Signals sent to the run, oldest first; `consumedAt` once a wait took it. */
+  signals: SignalDetails[];
+}
+
+export interface SignalDetails {
+  name: string;
+  payload: unknown;
+  sentAt: Date;
+  consumedAt?: Date;
 }
 
 export interface RunSummary {

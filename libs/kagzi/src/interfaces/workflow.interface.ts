@@ -11,6 +11,12 @@ export interface WorkflowContext {
   readonly signal: AbortSignal;
   /** Durable sleep: survives restarts and frees the worker slot while it waits. */
   sleep(duration: Duration): Promise<void>;
+  /**
+   * Durable: consumes the oldest unconsumed signal of `name` (signals sent before the wait are kept, in
+   * order); the run parks (WAITING) until one arrives. `undefined` only on timeout. A replay returns the
+   * same payload and never consumes a second signal.
+   */
+  waitForSignal<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T | undefined>;
   /** The current time, read once and recorded: every replay returns the same Date. Not inside a step body. */
   now(): Promise<Date>;
   /** A random UUID, drawn once and recorded: every replay returns the same one. Not inside a step body. */

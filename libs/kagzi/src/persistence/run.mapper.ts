@@ -2,7 +2,7 @@ import { isUuid } from '../common/ids';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { RunDetails, RunSummary, StepAttempt, StepDetails, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
-import { RunRow, StepAttemptRow, StepRow, VersionRow, WorkerRow } from './run.rows';
+import { RunRow, SignalRow, StepAttemptRow, StepRow, VersionRow, WorkerRow } from './run.rows';
 
 /** The one place rows become camelCase domain objects. */
 export function toRunSummary(row: RunRow): RunSummary {
@@ -19,7 +19,7 @@ export function toRunSummary(row: RunRow): RunSummary {
   return summary;
 }
 
-export function toRunDetails(run: RunRow, steps: StepRow[], attempts: StepAttemptRow[], serializer: PayloadSerializer): RunDetails {
+export function toRunDetails(run: RunRow, steps: StepRow[], attempts: StepAttemptRow[], signals: SignalRow[], serializer: PayloadSerializer): RunDetails {
   const attemptsByKey = new Map<string, StepAttempt[]>();
   for (const a of attempts) {
     const list = attemptsByKey.get(a.step_key) ?? [];
@@ -40,6 +40,7 @@ export function toRunDetails(run: RunRow, steps: StepRow[], attempts: StepAttemp
     createdAt: run.created_at,
     updatedAt: run.updated_at,
     steps: steps.map((s) => toStepDetails(s, attemptsByKey.get(s.step_key), serializer)),
+    signals: signals.map((g) => ({ name: g.name, payload: serializer.decode(g.payload), sentAt: g.sent_at, ...(g.consumed_at ? { consumedAt: g.consumed_at } : {}) })),
   };
   if (run.output !== null && run.output !== undefined) details.output = serializer.decode(run.output);
   if (run.error) details.error = run.error;

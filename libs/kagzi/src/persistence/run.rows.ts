@@ -14,7 +14,7 @@ export interface ClaimedRunRow {
 export interface StoredStepRow {
   step_key: string;
   step_name: string;
-  kind: 'STEP' | 'SLEEP' | 'GROUP';
+  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL';
   /** RUNNING: waiting for its next attempt (attempts failed so far, next_attempt_at). */
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   args_hash: string | null;
@@ -58,7 +58,7 @@ export interface RunRow {
 export interface StepRow {
   step_key: string;
   step_name: string;
-  kind: 'STEP' | 'SLEEP' | 'GROUP';
+  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL';
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   output: StoredPayload | null;
   error: SerializedStepError | null;
@@ -99,4 +99,11 @@ export interface WorkerRow {
   concurrency: number;
   active_runs: number;
   workflows: string[];
+}
+
+export interface SignalRow {
+  name: string;
+  payload: StoredPayload | null;
+  sent_at: Date;
+  consumed_at: Date | null;
 }

@@ -1,7 +1,7 @@
 import { SerializedStepError } from '../errors/step.error';
 import { RunStatus } from '../interfaces/run.interface';
 import { KagziDatabase } from './kagzi-database';
-import { ClaimedRunRow, InsertRunResult, RunOutcomeRow, RunRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
+import { ClaimedRunRow, InsertRunResult, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 import { cancelRun } from './sql/cancel-run.sql';
 import { claimRuns } from './sql/claim-runs.sql';
 import { commitStep } from './sql/commit-step.sql';
@@ -11,6 +11,7 @@ import { findStep } from './sql/find-step.sql';
 import { finishRun } from './sql/finish-run.sql';
 import { getRunOutcome } from './sql/get-run-outcome.sql';
 import { getRunOutcomes } from './sql/get-run-outcomes.sql';
+import { getRunSignals } from './sql/get-run-signals.sql';
 import { getRunSteps } from './sql/get-run-steps.sql';
 import { getRun } from './sql/get-run.sql';
 import { getStepAttempts } from './sql/get-step-attempts.sql';
@@ -121,13 +122,14 @@ export class RunStore {
     return this.db.run<RunOutcomeRow & { id: string }>(getRunOutcomes.with({ runIds }));
   }
 
-  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[] } | undefined> {
-    const [runs, steps, attempts] = await Promise.all([
+  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[]; signals: SignalRow[] } | undefined> {
+    const [runs, steps, attempts, signals] = await Promise.all([
       this.db.run<RunRow>(getRun.with({ runId })),
       this.db.run<StepRow>(getRunSteps.with({ runId })),
       this.db.run<StepAttemptRow>(getStepAttempts.with({ runId })),
+      this.db.run<SignalRow>(getRunSignals.with({ runId })),
     ]);
-    return runs[0] ? { run: runs[0], steps, attempts } : undefined;
+    return runs[0] ? { run: runs[0], steps, attempts, signals } : undefined;
   }
 
   listRuns(filter: {

@@ -9,7 +9,7 @@ export const cancelRun = statement(
 with cancelled as (
   update "${s}".workflow_runs
   set status = 'CANCELLED', error = $2::jsonb, due_at = null, lease_owner = null, completed_at = now(), updated_at = now()
-  where id = $1::uuid and status in ('PENDING','RUNNING','SLEEPING')
+  where id = $1::uuid and status in ('PENDING','RUNNING','SLEEPING','WAITING')
   returning id, status, null::json as output, error
 )
 select ${notifyFinished(s)} is null as notified

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { toMilliseconds } from '../common/duration';
+import { describeIssues } from '../common/resolve-options';
+import { nameProblem } from '../common/names';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { RunNotActiveError } from '../errors/run-not-active.error';
+import { RunNotFoundError } from '../errors/run-not-found.error';
+import { PayloadSerializer } from '../execution/payload.serializer';
+import { StartOptions } from '../interfaces/run.interface';
+import { ConnectionRetry } from '../persistence/connection-retry';
+import { SendResult, SignalStore } from '../persistence/signal.store';
+import { startOptionsSchema } from './client-input';
+import { versionError } from './version-errors';
+
+/** The client's signal calls: checked input, one durable send (retried through outages without duplicates), typed refusals. */
+export class SignalDelivery {
+  constructor(
+    private readonly signals: SignalStore,
+    private readonly serializer: PayloadSerializer,
+    private readonly retry: ConnectionRetry,
+  ) {}
+
+  async send(runId: string, name: string, payload: unknown): Promise<void> {
+    const signal = this.prepare(name, payload);
+    const result = await this.retry.run(`signal(${runId}, '${name}')`, () => this.signals.send({ runId, ...signal }));
+    assertDelivered(result, runId, name);
+  }
+
+  /** Starts a run of `workflow` unless the key is taken, then signals it, in one transaction; returns its id. */
+  async startAndSend(workflow: string, input: unknown, signal: { name: string; payload?: unknown }, options: StartOptions & { idempotencyKey: string }): Promise<string> {
+    const parsed = startOptionsSchema.safeParse(options);
+    if (!parsed.success) throw new InvalidOptionsError(`Invalid signalWithStart options: ${describeIssues(parsed.error, 'options')}`);
+    if (options.idempotencyKey === undefined) throw new InvalidOptionsError('Invalid signalWithStart options: options.idempotencyKey: required (it names the run to start or signal)');
+    const delayMs = options.delay === undefined ? 0 : toMilliseconds(options.delay, 'signalWithStart options.delay');
+    const { text } = this.serializer.encode(input, `input of workflow "${workflow}"`);
+    const prepared = this.prepare(signal.name, signal.payload);
+    // Ids chosen before the first attempt: a retry after a lost reply finds the run by its key and stores the signal once.
+    const run = { id: randomUUID(), name: workflow, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs };
+    const done = await this.retry.run(`signalWithStart() of workflow "${workflow}"`, () => this.signals.startAndSend(run, prepared));
+    if (!done.runId || !done.send) throw versionError(workflow, options.version, done.start);
+    assertDelivered(done.send, done.runId, signal.name);
+    return done.runId;
+  }
+
+  /** Checked name, payload as stored (undefined is stored as null), and a delivery id for retries. */
+  private prepare(name: string, payload: unknown): { name: string; payload: string; deliveryId: string } {
+    const problem = nameProblem(name);
+    if (problem) throw new InvalidOptionsError(`The signal name ${problem}`);
+    return { name, payload: this.serializer.encode(payload === undefined ? null : payload, `payload of signal "${name}"`).text, deliveryId: randomUUID() };
+  }
+}
+
+/** Throws the typed error for a signal that was not stored. */
+function assertDelivered(result: SendResult, runId: string, name: string): void {
+  if (result.delivered) return;
+  if (!result.known) throw new RunNotFoundError(`No workflow run has id ${runId}`);
+  throw new RunNotActiveError(`Run ${runId} has ended, so signal "${name}" cannot be delivered; start a new run to act on it`);
+}

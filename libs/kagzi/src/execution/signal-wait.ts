@@ -1,0 +1,78 @@
+import { Duration, toMilliseconds } from '../common/duration';
+import { nameProblem } from '../common/names';
+import { UsageError } from '../errors/usage.error';
+import { StoredStepRow } from '../persistence/run.rows';
+import { SignalStore } from '../persistence/signal.store';
+import { Lease, StepPlacement } from '../persistence/store.types';
+import { PayloadSerializer } from './payload.serializer';
+import { RunFibers } from './run-fibers';
+import { RunScope } from './run-scope.storage';
+
+const SIGNAL_STEP = '$signal';
+/** The due time of a wait without a timeout: it ends only when a signal comes. */
+const NO_DEADLINE = new Date('9999-12-31T00:00:00.000Z');
+/** How often a wait re-checks for its signal while other strands of the run keep it from parking. */
+const RECHECK_MS = 1_000;
+
+/** What a signal wait needs of its run (RunExecution). */
+export interface SignalHost {
+  readonly lease: Lease;
+  readonly fibers: RunFibers;
+  readonly signals: SignalStore;
+  readonly serializer: PayloadSerializer;
+  nextKey(path: string, name: string): string;
+  recorded(key: string): StoredStepRow | undefined;
+  throwIfStopped(scope?: RunScope): void;
+  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  endOfTurn(scope: RunScope): Promise<void>;
+  parkNow(due: Date, what: string, write: () => Promise<boolean>): Promise<never>;
+  placement(scope: RunScope): StepPlacement;
+  loseLease(why: string): never;
+  failNonDeterministic(key: string, name: string, what: string): never;
+  /** The newest signal id the run's last look at its signals could see. */
+  noteSignalsSeen(count: number): void;
+}
+
+/**
+ * `ctx.waitForSignal`: the oldest unconsumed signal of `name`, consumed and recorded in one statement
+ * (a replay returns the recorded payload, never a second signal), or `undefined` once the timeout
+ * passed. Until then the run parks WAITING (slot freed) when nothing else of it can progress, and a
+ * signal makes it due at once; beside busy strands it waits in the worker, re-checking every second.
+ */
+export async function waitForSignal<T>(run: SignalHost, scope: RunScope, name: string, options: { timeout?: Duration } = {}): Promise<T | undefined> {
+  if (scope.inStep) throw new UsageError('ctx.waitForSignal() was called inside a step body; call it from the workflow code between steps.');
+  const problem = nameProblem(name);
+  if (problem) throw new UsageError(`ctx.waitForSignal(): the signal name ${problem}`);
+  const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'ctx.waitForSignal() timeout');
+  const key = run.nextKey(scope.path, SIGNAL_STEP);
+  run.throwIfStopped(scope);
+  const recorded = run.recorded(key);
+  if (recorded) {
+    if (recorded.kind !== 'SIGNAL') run.failNonDeterministic(key, name, `a ${recorded.kind === 'STEP' ? `step "${recorded.step_name}"` : recorded.kind.toLowerCase()} was recorded there`);
+    if (recorded.step_name !== name) run.failNonDeterministic(key, name, `a wait for signal "${recorded.step_name}" was recorded there`);
+    if (recorded.status === 'COMPLETED') return run.serializer.decode<T>(recorded.output);
+  }
+  // The deadline is fixed when the wait first starts and recorded with it, so a replay keeps it.
+  const deadline = recorded ? recorded.next_attempt_at : timeoutMs === undefined ? null : new Date(Date.now() + timeoutMs);
+  const placed = run.placement(scope);
+  const timeoutOutput = run.serializer.encode(undefined, 'signal timeout').text;
+  let pendingRecorded = recorded !== undefined;
+  for (;;) {
+    const timedOut = deadline !== null && deadline.getTime() <= Date.now();
+    const take = await run.write(`waiting for signal "${name}"`, () => run.signals.take(run.lease, { key, name, timedOut, timeoutOutput, ...placed }));
+    if (take.kind === 'lost') run.loseLease(`its wait for signal "${name}" was refused`);
+    if (take.kind === 'taken') return run.serializer.decode<T>(take.output);
+    run.noteSignalsSeen(take.newestSeen);
+    await run.endOfTurn(scope);
+    const wakeAt = deadline ?? NO_DEADLINE;
+    if (run.fibers.canPark()) {
+      const due = run.fibers.earliest(wakeAt);
+      return run.parkNow(due, `parking on signal "${name}"`, () => run.signals.park(run.lease, due, take.newestSeen, { key, name, deadline, ...placed }));
+    }
+    if (!pendingRecorded) {
+      await run.write(`recording a wait for signal "${name}"`, () => run.signals.recordWait(run.lease, { key, name, deadline, ...placed }));
+      pendingRecorded = true;
+    }
+    await run.fibers.block(new Date(Math.min(wakeAt.getTime(), Date.now() + RECHECK_MS)), scope.branchSignal, true);
+  }
+}
