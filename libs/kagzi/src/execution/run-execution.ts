@@ -1,11 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { Duration, toMilliseconds } from '../common/duration';
+import { Duration } from '../common/duration';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { PermanentError, StepError } from '../errors/step.error';
 import { toStepError } from '../errors/step-error.serializer';
-import { UsageError } from '../errors/usage.error';
 import { RunStore } from '../persistence/run.store';
 import { Lease, StepPlacement } from '../persistence/store.types';
 import { StoredStepRow } from '../persistence/run.rows';
@@ -16,13 +15,12 @@ import { RunFibers } from './run-fibers';
 import { RunScope } from './run-scope.storage';
 import { ExecutionStop, RunStop } from './run-stop';
 import { RunWriter } from './run-writer';
+import { durableSleep } from './durable-sleep';
 import { waitForSignal } from './signal-wait';
 import { StepDefinition } from './step-definition';
 import { StepExecutor } from './step.executor';
 
 export type { ExecutionStop } from './run-stop';
-
-const SLEEP_STEP = '$sleep';
 
 export interface RunExecutionDeps {
   runs: RunStore;
@@ -129,29 +127,8 @@ export class RunExecution {
     return toStepError(err, where, this.deps.classifyError);
   }
 
-  async sleep(scope: RunScope, duration: Duration): Promise<void> {
-    const ms = toMilliseconds(duration, 'ctx.sleep() duration');
-    if (scope.inStep) throw new UsageError('ctx.sleep() was called inside a step body; call it from the workflow code between steps.');
-    const key = this.nextKey(scope.path, SLEEP_STEP);
-    this.throwIfStopped(scope);
-    const recorded = this.stored.get(key);
-    if (recorded) {
-      if (recorded.kind !== 'SLEEP') this.failNonDeterministic(key, SLEEP_STEP, `a step "${recorded.step_name}" was recorded there`);
-      const wakeAt = this.deps.serializer.decode<Date>(recorded.output);
-      if (wakeAt.getTime() > Date.now()) await this.waitUntil(scope, wakeAt, 'waiting for a sleep to end');
-      return;
-    }
-    if (ms <= 0) return;
-    const wakeAt = new Date(Date.now() + ms);
-    const sleep = { key, output: this.deps.serializer.encode(wakeAt, 'sleep wake-up time').text, ...this.placement(scope) };
-    await this.endOfTurn(scope);
-    if (this.fibers.canPark()) {
-      const due = this.fibers.earliest(wakeAt);
-      return this.parkNow(due, 'recording a sleep', () => this.deps.runs.parkRun(this.lease, due, sleep));
-    }
-    const outcome = await this.write('recording a sleep', () => this.deps.runs.recordMarker(this.lease, { ...sleep, name: 'sleep', kind: 'SLEEP' }));
-    if (outcome.kind === 'lost') this.loseLease('its sleep could not be recorded');
-    await this.fibers.block(wakeAt, scope.branchSignal);
+  sleep(scope: RunScope, duration: Duration): Promise<void> {
+    return durableSleep(this, scope, duration);
   }
 
   /**

@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { StepDefinition } from './step-definition';
-import type { StepInfo } from './step-signal';
 
 /** What a scope needs of the run it belongs to: a step called in the scope is executed by the run. */
 export interface ScopeRun {
@@ -26,3 +25,15 @@ export interface RunScope {
 
 /** Process-wide: step wrappers are installed on prototypes, so every Nest app in the process shares it. */
 export const runScopeStorage = new AsyncLocalStorage<RunScope>();
+
+/** Which run, step and attempt is executing; e.g. `${runId}:${stepKey}` is an idempotency key for an external API. */
+export interface StepInfo {
+  runId: string;
+  workflowName: string;
+  version: number;
+  /** Unique within the run and the same on every replay. */
+  stepKey: string;
+  stepName: string;
+  /** 1 for the first execution, 2 for the first retry, … */
+  attempt: number;
+}

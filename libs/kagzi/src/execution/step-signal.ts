@@ -1,4 +1,6 @@
-import { runScopeStorage } from './run-scope.storage';
+import { runScopeStorage, StepInfo } from './run-scope.storage';
+
+export type { StepInfo } from './run-scope.storage';
 
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -11,17 +13,6 @@ export function stepSignal(): AbortSignal {
   return runScopeStorage.getStore()?.attemptSignal ?? NEVER_ABORTED;
 }
 
-/** Which run, step and attempt is executing; e.g. `${runId}:${stepKey}` is an idempotency key for an external API. */
-export interface StepInfo {
-  runId: string;
-  workflowName: string;
-  version: number;
-  /** Unique within the run and the same on every replay. */
-  stepKey: string;
-  stepName: string;
-  /** 1 for the first execution, 2 for the first retry, … */
-  attempt: number;
-}
 
 /** The step attempt running now, or `undefined` outside a step body (in workflow code, or outside any run). */
 export function stepInfo(): StepInfo | undefined {

@@ -1,0 +1,58 @@
+import { Duration, toMilliseconds } from '../common/duration';
+import { UsageError } from '../errors/usage.error';
+import { StoredStepRow } from '../persistence/run.rows';
+import { RunStore } from '../persistence/run.store';
+import { Lease, StepPlacement } from '../persistence/store.types';
+import { PayloadSerializer } from './payload.serializer';
+import { RunFibers } from './run-fibers';
+import { RunScope } from './run-scope.storage';
+
+const SLEEP_STEP = '$sleep';
+
+/** What a durable sleep needs of its run (RunExecution). */
+export interface SleepHost {
+  readonly lease: Lease;
+  readonly fibers: RunFibers;
+  readonly runs: RunStore;
+  readonly serializer: PayloadSerializer;
+  nextKey(path: string, name: string): string;
+  recorded(key: string): StoredStepRow | undefined;
+  throwIfStopped(scope?: RunScope): void;
+  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  waitUntil(scope: RunScope, wakeAt: Date, what: string): Promise<void>;
+  endOfTurn(scope: RunScope): Promise<void>;
+  parkNow(due: Date, what: string, write: () => Promise<boolean>): Promise<never>;
+  placement(scope: RunScope): StepPlacement;
+  loseLease(why: string): never;
+  failNonDeterministic(key: string, name: string, what: string): never;
+}
+
+/**
+ * `ctx.sleep`: the wake-up time is recorded once, so a replay waits for the same instant. The run parks
+ * (SLEEPING, slot freed) with the record in one statement when nothing else of it can progress;
+ * beside busy strands the sleep is recorded and waited out in the worker.
+ */
+export async function durableSleep(run: SleepHost, scope: RunScope, duration: Duration): Promise<void> {
+  const ms = toMilliseconds(duration, 'ctx.sleep() duration');
+  if (scope.inStep) throw new UsageError('ctx.sleep() was called inside a step body; call it from the workflow code between steps.');
+  const key = run.nextKey(scope.path, SLEEP_STEP);
+  run.throwIfStopped(scope);
+  const recorded = run.recorded(key);
+  if (recorded) {
+    if (recorded.kind !== 'SLEEP') run.failNonDeterministic(key, SLEEP_STEP, `a step "${recorded.step_name}" was recorded there`);
+    const wakeAt = run.serializer.decode<Date>(recorded.output);
+    if (wakeAt.getTime() > Date.now()) await run.waitUntil(scope, wakeAt, 'waiting for a sleep to end');
+    return;
+  }
+  if (ms <= 0) return;
+  const wakeAt = new Date(Date.now() + ms);
+  const sleep = { key, output: run.serializer.encode(wakeAt, 'sleep wake-up time').text, ...run.placement(scope) };
+  await run.endOfTurn(scope);
+  if (run.fibers.canPark()) {
+    const due = run.fibers.earliest(wakeAt);
+    return run.parkNow(due, 'recording a sleep', () => run.runs.parkRun(run.lease, due, sleep));
+  }
+  const outcome = await run.write('recording a sleep', () => run.runs.recordMarker(run.lease, { ...sleep, name: 'sleep', kind: 'SLEEP' }));
+  if (outcome.kind === 'lost') run.loseLease('its sleep could not be recorded');
+  await run.fibers.block(wakeAt, scope.branchSignal);
+}
