@@ -10,6 +10,7 @@ import { OrderOutcome, runOrderBatch } from './demo/order-batch';
 import { sampleOrders } from './demo/sample-orders';
 import { OrderWorkflow } from './orders/order.workflow';
 import { PAYMENT_GATEWAY_UNAVAILABLE, PaymentsService, paymentGatewayOptionsFromEnv } from './orders/payments.service';
+import { ORDER_UNPAID } from './orders/order-v3.workflow';
 
 // Every wait is bounded, so a broken database or a stuck run ends the demo with exit 1 instead of hanging.
 const BOOT_TIMEOUT_MS = 120_000; // first run: initdb of the embedded PostgreSQL
@@ -54,8 +55,10 @@ async function main(): Promise<number> {
     try {
       outcomes = await runOrderBatch(client, orders, {
         deadline: started + batchTimeoutMs,
-        isExpectedFailure: (err) => gateway.failureRate > 0 && err.error.code === PAYMENT_GATEWAY_UNAVAILABLE,
+        isExpectedFailure: (err) => (gateway.failureRate > 0 && err.error.code === PAYMENT_GATEWAY_UNAVAILABLE) || err.error.code === ORDER_UNPAID,
         onSettled: (outcome) => progress.settled(outcome),
+        // Every tenth customer never pays: their orders wait out the payment window and are cancelled.
+        pays: (order) => orders.indexOf(order) % 10 !== 9,
       });
     } finally {
       progress.stop();

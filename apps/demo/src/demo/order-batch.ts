@@ -2,6 +2,7 @@ import { WorkflowClient, WorkflowFailedError } from '@kagzi/nestjs';
 import { performance } from 'node:perf_hooks';
 import { OrderInput, OrderResult } from '../orders/order.types';
 import { OrderWorkflow } from '../orders/order.workflow';
+import { PAYMENT_CONFIRMED } from '../orders/order-v3.workflow';
 
 export interface OrderOutcome {
   orderId: string;
@@ -21,6 +22,8 @@ export interface BatchOptions {
   /** A failed run that is part of the scenario (e.g. the simulated payment outage). */
   isExpectedFailure(error: WorkflowFailedError): boolean;
   onSettled(outcome: OrderOutcome): void;
+  /** Whether the customer pays this order (sends the payment-confirmed signal). */
+  pays(order: OrderInput): boolean;
 }
 
 /** Starts every order at once (idempotency key = order id) and awaits each run's result. */
@@ -41,6 +44,8 @@ async function runOrder(client: WorkflowClient, order: OrderInput, options: Batc
   try {
     const handle = await client.start<OrderInput, OrderResult>(OrderWorkflow, order, { idempotencyKey: order.orderId });
     runId = handle.runId;
+    // The customer pays (the payment provider's webhook would send this); unpaid orders are cancelled after the window.
+    if (options.pays(order)) await client.signal(runId, PAYMENT_CONFIRMED, { method: 'card' });
     const result = await handle.result({ timeout: Math.max(1, Math.round(options.deadline - performance.now())) });
     return { ...base, runId, status: 'COMPLETED', latencyMs: performance.now() - started, shipmentId: result.shipmentId, expected: true };
   } catch (err: unknown) {

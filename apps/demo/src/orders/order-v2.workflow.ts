@@ -33,7 +33,7 @@ export const FRAUD_SUSPECTED = 'FRAUD_SUSPECTED';
 @Workflow({ name: 'order-fulfilment', version: 2 })
 export class OrderWorkflowV2 implements WorkflowDefinition<OrderInput, OrderResultV2> {
   constructor(
-    private readonly inventory: InventoryService,
+    protected readonly inventory: InventoryService,
     private readonly payments: PaymentsService,
     private readonly shipping: ShippingService,
     private readonly notifications: NotificationsService,
@@ -57,6 +57,7 @@ export class OrderWorkflowV2 implements WorkflowDefinition<OrderInput, OrderResu
       });
     }
 
+    await this.beforeCharge(input, ctx, reservation.reservationId);
     let payment: Payment;
     try {
       payment = await this.payments.charge(input.orderId, input.customerId, amountCents);
@@ -80,6 +81,9 @@ export class OrderWorkflowV2 implements WorkflowDefinition<OrderInput, OrderResu
       riskScore: screening.riskScore,
     };
   }
+
+  /** Between the fraud screen and the charge. Nothing in v2; v3 waits for the customer's payment here. */
+  protected async beforeCharge(_input: OrderInput, _ctx: WorkflowContext, _reservationId: string): Promise<void> {}
 
   /**
    * A fake risk service: large baskets and large amounts score high. A @Step like any other (it may sit

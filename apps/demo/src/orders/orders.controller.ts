@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { RunNotFoundError, WorkflowClient } from '@kagzi/nestjs';
+import { Body, ConflictException, Controller, Get, Headers, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { RunNotActiveError, RunNotFoundError, WorkflowClient } from '@kagzi/nestjs';
 import { randomUUID } from 'node:crypto';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { CreateOrderDto, createOrderSchema } from './create-order.dto';
@@ -22,6 +22,20 @@ export class OrdersController {
     // A retried POST with the same Idempotency-Key gets the first request's run, not a second order.
     const handle = await this.workflows.start<OrderInput, OrderResult>(OrderWorkflow, input, idempotencyKey ? { idempotencyKey } : {});
     return { runId: handle.runId };
+  }
+
+  /** Sends a signal to an order's run, e.g. POST /orders/:runId/signals/payment-confirmed {"method":"card"}. */
+  @Post(':id/signals/:name')
+  @HttpCode(HttpStatus.ACCEPTED)
+  async signal(@Param('id', new ParseUUIDPipe()) id: string, @Param('name') name: string, @Body() payload: unknown): Promise<{ runId: string; signal: string }> {
+    try {
+      await this.workflows.signal(id, name, payload);
+    } catch (err: unknown) {
+      if (err instanceof RunNotFoundError) throw new NotFoundException(`No order run has id ${id}`);
+      if (err instanceof RunNotActiveError) throw new ConflictException(err.message);
+      throw err;
+    }
+    return { runId: id, signal: name };
   }
 
   @Get(':id')

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { InventoryService } from './inventory.service';
 import { NotificationsService } from './notifications.service';
 import { OrderWorkflowV2 } from './order-v2.workflow';
+import { OrderWorkflowV3 } from './order-v3.workflow';
 import { OrderWorkflow } from './order.workflow';
 import { OrdersController } from './orders.controller';
 import { PAYMENT_GATEWAY_OPTIONS, PaymentsService, paymentGatewayOptionsFromEnv } from './payments.service';
@@ -15,9 +16,10 @@ import { ShippingService } from './shipping.service';
     PaymentsService,
     ShippingService,
     NotificationsService,
-    // Two versions of 'order-fulfilment' side by side: v1 finishes its runs, v2 takes new ones (docs/versioning.md).
+    // Versions of 'order-fulfilment' side by side: older ones finish their runs, v3 takes new ones (docs/versioning.md).
     OrderWorkflow,
     OrderWorkflowV2,
+    OrderWorkflowV3,
   ],
 })
 export class OrdersModule {}
