@@ -92,7 +92,7 @@ export interface WorkflowVersionInfo {
   lastSeenAt: Date;
   /** Some live worker serves it; false with runs in flight means stranded work. */
   served: boolean;
-  /** Runs in flight (PENDING, RUNNING, SLEEPING) per status. */
+  /** Runs in flight (PENDING, RUNNING, SLEEPING, WAITING) per status. */
   runs: Partial<Record<RunStatus, number>>;
 }
 
