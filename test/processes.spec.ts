@@ -14,6 +14,7 @@ import { NestFactory } from '@nestjs/core';
 import { Pool } from 'pg';
 import { Duration, ErrorKind, KagziModule, WorkflowClient, WorkflowFailedError, WorkflowHandle } from '@kagzi/nestjs';
 import { createTestDatabase, TestDatabase } from './support/database';
+import type { AwaitGoOutput } from './fixtures/fixture-workflows';
 
 const ROOT = join(__dirname, '..');
 const FIXTURE = join(__dirname, 'fixtures', 'worker-process.ts');
@@ -245,6 +246,25 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
     );
   }
 
+  async function runStatus(runId: string): Promise<string | undefined> {
+    return (await pool.query('select status from kagzi.workflow_runs where id = $1', [runId])).rows[0]?.status;
+  }
+
+  /** A run's signals in the order they were stored (payload unwrapped from superjson's `{ json }`), with who consumed them (the wait's step key) and when. */
+  async function signalRows(runId: string): Promise<Array<{ id: string; name: string; payload: unknown; consumed_at: Date | null; consumed_by: string | null }>> {
+    const { rows } = await pool.query("select id, name, payload -> 'json' as payload, consumed_at, consumed_by from kagzi.signals where workflow_run_id = $1 order by id", [runId]);
+    return rows;
+  }
+
+  /** A run's recorded signal waits (step rows of kind SIGNAL), output unwrapped like signalRows' payload. */
+  async function signalSteps(runId: string): Promise<Array<{ step_key: string; step_name: string; status: string; output: unknown }>> {
+    const { rows } = await pool.query(
+      `select step_key, step_name, status, output -> 'json' as output from kagzi.step_runs where workflow_run_id = $1 and kind = 'SIGNAL' order by step_key`,
+      [runId],
+    );
+    return rows;
+  }
+
   /** The claims of a run, in order: the audit rows where the epoch went up. */
   function claims(rows: AuditRow[]): AuditRow[] {
     return rows.filter((r, i) => r.status === 'RUNNING' && (i === 0 || r.lease_epoch !== rows[i - 1].lease_epoch));
@@ -260,7 +280,8 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
     client = app.get(WorkflowClient);
     // The client app ran the migrations; now the instrumentation.
     await pool.query(`
-      create table test_effects (run_id uuid not null, step text not null, worker text not null, at timestamptz not null default clock_timestamp());
+      create table test_effects (run_id uuid not null, step text not null, worker text not null, detail text,
+                                 at timestamptz not null default clock_timestamp());
       create table run_audit (id bigserial primary key, run_id uuid not null, status text not null, lease_owner text,
                               lease_epoch int not null, due_at timestamptz, at timestamptz not null default clock_timestamp());
       create function audit_run() returns trigger language plpgsql as $$
@@ -279,7 +300,7 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
     // A failed test must not leave live runs for the next test's workers.
     await pool.query(
       `update kagzi.workflow_runs set status = 'CANCELLED', due_at = null, lease_owner = null, completed_at = now(), updated_at = now()
-       where status in ('PENDING', 'RUNNING', 'SLEEPING')`,
+       where status in ('PENDING', 'RUNNING', 'SLEEPING', 'WAITING')`,
     );
   });
 
@@ -395,6 +416,117 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
       ['$parallel#1[2]/FanoutWorkflow.part#2', 1],
       ['FanoutWorkflow.part#1', 1],
     ]);
+  });
+
+  it('SIGKILL right after a signal was consumed: another worker resumes, the workflow sees the same payload, the signal was consumed exactly once', async () => {
+    const a = startWorker('signal-A', { STEP_DELAYS: JSON.stringify({ 'after-go-1': 30_000 }) });
+    await a.waitForReady();
+    const handle = await client.start<{ signals: number }, AwaitGoOutput>('AwaitGo', { signals: 1 });
+    // parked on its wait (slot freed) before the signal comes: the signal wakes it
+    await waitUntil(async () => (await runStatus(handle.runId)) === 'WAITING');
+    const payload = { order: 'ord-7', amount: 42 };
+    await client.signal(handle.runId, 'go', payload);
+    const started = await a.waitForStep(handle.runId, 'after-go-1');
+    expect(JSON.parse(started.detail as string)).toEqual(payload);
+    // the step body runs only after the consumption committed: signal consumed, wait recorded
+    const [consumed] = await signalRows(handle.runId);
+    expect(consumed).toMatchObject({ name: 'go', payload, consumed_by: '$signal#1' });
+    expect(consumed.consumed_at).toBeInstanceOf(Date);
+
+    const killedAt = a.kill('SIGKILL');
+    expect(await a.waitForExit()).toMatchObject({ signal: 'SIGKILL' });
+    expect(a.events.some((e) => e.event === 'stepEnd' && e.runId === handle.runId)).toBe(false);
+    const b = startWorker('signal-B');
+    await b.waitForReady();
+    const resumed = await b.waitForStep(handle.runId, 'after-go-1');
+    const result = await handle.result({ timeout: '20s' });
+    console.log(`signal SIGKILL: B re-ran the step after the wait ${resumed.t - killedAt} ms after the kill; result ${JSON.stringify(result)}`);
+
+    // the replay returned the recorded payload: the workflow and both executions of the step saw the same one
+    expect(result).toEqual({ payloads: [payload], workers: ['signal-B'] });
+    expect(JSON.parse(resumed.detail as string)).toEqual(payload);
+    const ran = await effects(handle.runId);
+    expect(ran.map((e) => e.worker)).toEqual(['signal-A', 'signal-B']);
+    const { rows: details } = await pool.query('select detail from test_effects where run_id = $1 order by at', [handle.runId]);
+    expect(details.map((r) => JSON.parse(r.detail))).toEqual([payload, payload]);
+    // consumed exactly once: one signal row, consumed before the kill and never again; one SIGNAL step row
+    const signals = await signalRows(handle.runId);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]).toMatchObject({ name: 'go', payload, consumed_by: '$signal#1' });
+    expect(signals[0].consumed_at).toEqual(consumed.consumed_at);
+    expect(signals[0].consumed_at!.getTime()).toBeLessThan(killedAt);
+    expect(await signalSteps(handle.runId)).toEqual([{ step_key: '$signal#1', step_name: 'go', status: 'COMPLETED', output: payload }]);
+    expect(await stepRows(handle.runId)).toEqual([
+      { step_key: '$signal#1', status: 'COMPLETED', n: 1 },
+      { step_key: 'AwaitGoWorkflow.afterGo#1', status: 'COMPLETED', n: 1 },
+    ]);
+    // B took the run over only after A's lease had expired
+    const rows = await audit(handle.runId);
+    const runClaims = claims(rows);
+    expect(runClaims.map((c) => c.lease_owner)).toEqual([...runClaims.slice(0, -1).map(() => 'signal-A'), 'signal-B']);
+    const leaseOfA = Math.max(...rows.filter((r) => r.lease_owner === 'signal-A').map((r) => r.due_at!.getTime()));
+    expect(runClaims[runClaims.length - 1].at.getTime()).toBeGreaterThanOrEqual(leaseOfA);
+  });
+
+  it('two signals "go" per run sent while two worker processes race over 20 runs: no signal is consumed twice, each run sees its two payloads once, oldest first', async () => {
+    const delays = JSON.stringify({ 'after-go-1': 20, 'after-go-2': 20 });
+    const w1 = startWorker('sigrace-1', { CONCURRENCY: '10', STEP_DELAYS: delays });
+    const w2 = startWorker('sigrace-2', { CONCURRENCY: '10', STEP_DELAYS: delays });
+    await Promise.all([w1.waitForReady(), w2.waitForReady()]);
+
+    const started = Date.now();
+    const handles = await Promise.all(Array.from({ length: 20 }, () => client.start<{ signals: number }, AwaitGoOutput>('AwaitGo', { signals: 2 })));
+    // Sent while the runs are being claimed, waiting, parked or woken by either worker: to even runs both at
+    // once (which is older is up to the race), to odd runs the second one later, when the run may be parked again.
+    const sendGo = (run: number, n: number): Promise<void> => client.signal(handles[run].runId, 'go', { run, n });
+    await Promise.all(handles.flatMap((_, run) => (run % 2 === 0 ? [sendGo(run, 1), sendGo(run, 2)] : [sendGo(run, 1)])));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await Promise.all(handles.flatMap((_, run) => (run % 2 === 1 ? [sendGo(run, 2)] : [])));
+    const results = await resultsOf(handles, [w1, w2]);
+    const elapsed = Date.now() - started;
+    expect(await completedCount(handles)).toBe(20);
+
+    const ids = handles.map((h) => h.runId);
+    const violations: string[] = [];
+    const consumers: Record<string, number> = {};
+    let crossed = 0;
+    for (const [i, h] of handles.entries()) {
+      const signals = await signalRows(h.runId);
+      const stored = signals.map((s) => s.payload);
+      // each wait consumed the oldest unconsumed signal: the first wait the older one, the second the newer one
+      if (JSON.stringify(results[i].payloads) !== JSON.stringify(stored)) violations.push(`${h.runId}: saw ${JSON.stringify(results[i].payloads)}, stored ${JSON.stringify(stored)}`);
+      if (stored.length !== 2 || new Set(stored.map((p) => JSON.stringify(p))).size !== 2) violations.push(`${h.runId}: stored ${JSON.stringify(stored)}`);
+      if (signals.some((s) => s.consumed_at === null) || JSON.stringify(signals.map((s) => s.consumed_by)) !== '["$signal#1","$signal#2"]') {
+        violations.push(`${h.runId}: consumption ${JSON.stringify(signals.map((s) => [s.consumed_by, s.consumed_at]))}`);
+      }
+      const waits = await signalSteps(h.runId);
+      if (JSON.stringify(waits.map((w) => [w.step_key, w.status, w.output])) !== JSON.stringify([['$signal#1', 'COMPLETED', stored[0]], ['$signal#2', 'COMPLETED', stored[1]]])) {
+        violations.push(`${h.runId}: waits ${JSON.stringify(waits)}`);
+      }
+      // the step after each wait ran exactly once, with the payload that wait returned
+      const { rows: ran } = await pool.query('select step, worker, detail from test_effects where run_id = $1 order by step', [h.runId]);
+      const seen = ran.map((r) => [r.step, JSON.parse(r.detail)]);
+      if (JSON.stringify(seen) !== JSON.stringify([['after-go-1', stored[0]], ['after-go-2', stored[1]]])) violations.push(`${h.runId}: steps saw ${JSON.stringify(seen)}`);
+      for (const r of ran) consumers[r.worker] = (consumers[r.worker] ?? 0) + 1;
+      if (new Set(ran.map((r) => r.worker)).size > 1) crossed++;
+    }
+    expect(violations).toEqual([]);
+    // across all runs: 40 distinct payloads, each seen by exactly one step execution
+    const { rows: perPayload } = await pool.query(
+      'select detail, count(*)::int as n from test_effects where run_id = any($1::uuid[]) group by detail',
+      [ids],
+    );
+    expect(perPayload).toHaveLength(40);
+    expect(perPayload.filter((r) => r.n !== 1)).toEqual([]);
+    const { rows: stepDupes } = await pool.query(
+      'select workflow_run_id, step_key from kagzi.step_runs where workflow_run_id = any($1::uuid[]) group by 1, 2 having count(*) > 1',
+      [ids],
+    );
+    expect(stepDupes).toEqual([]);
+    console.log(
+      `signal race: 20 runs x 2 signals done in ${elapsed} ms; step executions per worker ${JSON.stringify(consumers)}, ` +
+        `${crossed} run(s) with its two waits served by different workers`,
+    );
   });
 
   it('a frozen owner (SIGSTOP) loses its run to another worker; after SIGCONT its late commit is refused and it stops the run', async () => {
