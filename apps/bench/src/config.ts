@@ -2,7 +2,7 @@
  * Command line and environment of `npm run bench`. Positional arguments pick scenarios (default: all);
  * every size is a `--flag=value` (or `--flag value`) with an environment fallback `BENCH_FLAG_NAME`.
  */
-export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel'] as const;
+export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchConfig {
@@ -29,6 +29,9 @@ export interface BenchConfig {
   retryReps: number;
   /** Runs per workflow shape in `parallel` (one at a time, shapes interleaved; the median is reported). */
   parallelReps: number;
+  /** Measured signal round trips in `signal` (one run at a time, each parked WAITING before it is signalled). */
+  signalN: number;
+  signalWarmup: number;
   /** Also print Nest/Kagzi info logs (stderr). */
   verbose: boolean;
 }
@@ -51,6 +54,8 @@ Flags (environment fallback in brackets):
   --retry-steps=20           steps per run in the retry-policy A/B     [BENCH_RETRY_STEPS]
   --retry-reps=100           runs per variant in each retry A/B        [BENCH_RETRY_REPS]
   --parallel-reps=10         runs per shape in parallel (median kept)  [BENCH_PARALLEL_REPS]
+  --signal-n=200             measured signal round trips               [BENCH_SIGNAL_N]
+  --signal-warmup=20         unmeasured round trips first              [BENCH_SIGNAL_WARMUP]
   --verbose                  Nest/Kagzi info logs on stderr            [BENCH_VERBOSE=1]
 
 Database: KAGZI_BENCH_DATABASE_URL (schema kagzi_bench is dropped and recreated), else database
@@ -74,7 +79,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !isScenario(argv[i + 1])) flags.set(arg.slice(2), argv[++i]);
     else flags.set(arg.slice(2), 'true');
   }
-  const known = new Set(['statements-reps', 'latency-n', 'latency-warmup', 'throughput-n', 'throughput-warmup', 'throughput-reps', 'concurrency', 'in-flight', 'replay-steps', 'replay-reps', 'retry-steps', 'retry-reps', 'parallel-reps', 'verbose', 'help']);
+  const known = new Set(['statements-reps', 'latency-n', 'latency-warmup', 'throughput-n', 'throughput-warmup', 'throughput-reps', 'concurrency', 'in-flight', 'replay-steps', 'replay-reps', 'retry-steps', 'retry-reps', 'parallel-reps', 'signal-n', 'signal-warmup', 'verbose', 'help']);
   const unknownFlags = [...flags.keys()].filter((f) => !known.has(f));
   if (unknownFlags.length > 0) throw new ConfigError(`Unknown flag(s): ${unknownFlags.map((f) => `--${f}`).join(', ')}`);
   if (flags.has('help')) throw new ConfigError('');
@@ -113,6 +118,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     retrySteps: int('retry-steps', 20, 1),
     retryReps: int('retry-reps', 100, 1),
     parallelReps: int('parallel-reps', 10, 1),
+    signalN: int('signal-n', 200, 1),
+    signalWarmup: int('signal-warmup', 20, 0),
     verbose: verbose !== undefined && verbose !== '' && verbose !== '0' && verbose !== 'false',
   };
 }

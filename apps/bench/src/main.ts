@@ -10,6 +10,7 @@ import { runLatency } from './scenarios/latency';
 import { runParallelScenario } from './scenarios/parallel';
 import { REPLAY_CHILD_COMMAND, resumeReplayInThisProcess, runReplay } from './scenarios/replay';
 import { runRetry } from './scenarios/retry';
+import { runSignal } from './scenarios/signal';
 import { runStatements } from './scenarios/statements';
 import { runThroughput } from './scenarios/throughput';
 
@@ -20,6 +21,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   replay: runReplay,
   retry: runRetry,
   parallel: runParallelScenario,
+  signal: runSignal,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Duration, RetryPolicy, Step, TransientError, Workflow, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
 
@@ -162,4 +163,29 @@ export class TimedStepsWorkflow implements WorkflowDefinition<TimedStepsInput, n
   }
 }
 
-export const BENCH_WORKFLOWS = [ThreeStepWorkflow, LoopWorkflow, LoopExponentialWorkflow, LoopNoRetryWorkflow, RetryOnceWorkflow, TimedStepsWorkflow];
+/**
+ * When the body of `BenchSignalWait`'s step after the wait started (`performance.now()`), by the run's
+ * token. The bench and the worker share one process, so the scenario reads it here.
+ */
+export const signalStepStarts = new Map<string, number>();
+
+/**
+ * The `signal` scenario's workflow: waits for the signal `go` (the run parks WAITING with its slot
+ * freed), then one trivial step whose body records when it started. The timeout only keeps a run whose
+ * signal never came from waiting forever; no measured run reaches it.
+ */
+@Workflow({ name: 'BenchSignalWait' })
+export class SignalWaitWorkflow implements WorkflowDefinition<{ token: string }, number> {
+  async run(input: { token: string }, ctx: WorkflowContext): Promise<number> {
+    const n = await ctx.waitForSignal<number>('go', { timeout: '10m' });
+    return this.afterSignal(input.token, n ?? -1);
+  }
+
+  @Step()
+  async afterSignal(token: string, n: number): Promise<number> {
+    signalStepStarts.set(token, performance.now());
+    return n + 1;
+  }
+}
+
+export const BENCH_WORKFLOWS = [ThreeStepWorkflow, LoopWorkflow, LoopExponentialWorkflow, LoopNoRetryWorkflow, RetryOnceWorkflow, TimedStepsWorkflow, SignalWaitWorkflow];
