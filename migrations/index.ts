@@ -5,6 +5,7 @@ import { KagziVersions1764100000004 } from './1764100000004-kagzi-versions';
 import { KagziWorkers1764100000005 } from './1764100000005-kagzi-workers';
 import { KagziSharedRules1764100000006 } from './1764100000006-kagzi-shared-rules';
 import { KagziSignals1764100000007 } from './1764100000007-kagzi-signals';
+import { KagziEvents1764100000008 } from './1764100000008-kagzi-events';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -15,4 +16,5 @@ export const KAGZI_MIGRATIONS = [
   KagziWorkers1764100000005,
   KagziSharedRules1764100000006,
   KagziSignals1764100000007,
+  KagziEvents1764100000008,
 ];

@@ -19,6 +19,8 @@ import { connectWithRetry } from './persistence/connection-retry';
 import { NotificationListener } from './persistence/notification.listener';
 import { RunStore } from './persistence/run.store';
 import { SignalStore } from './persistence/signal.store';
+import { EventStore } from './persistence/event.store';
+import { EventReader } from './client/event-reader';
 import { VersionStore } from './persistence/version.store';
 import { WorkerStore } from './persistence/worker.store';
 import { KagziWorker } from './worker/kagzi.worker';
@@ -36,6 +38,7 @@ import { KagziWorker } from './worker/kagzi.worker';
     { provide: WorkerStore, useFactory: (db: KagziDatabase) => new WorkerStore(db), inject: [KagziDatabase] },
     { provide: VersionStore, useFactory: (db: KagziDatabase) => new VersionStore(db), inject: [KagziDatabase] },
     { provide: SignalStore, useFactory: (db: KagziDatabase) => new SignalStore(db), inject: [KagziDatabase] },
+    { provide: EventStore, useFactory: (db: KagziDatabase) => new EventStore(db), inject: [KagziDatabase] },
     {
       provide: NotificationListener,
       useFactory: async (db: KagziDatabase, options: ResolvedKagziOptions) => {
@@ -50,15 +53,21 @@ import { KagziWorker } from './worker/kagzi.worker';
     { provide: PayloadSerializer, useFactory: (options: ResolvedKagziOptions) => new PayloadSerializer(options.maxPayloadBytes), inject: [KAGZI_RESOLVED_OPTIONS] },
     {
       provide: WorkflowRunner,
-      useFactory: (registry: WorkflowRegistry, runs: RunStore, signals: SignalStore, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
-        new WorkflowRunner(registry, runs, signals, serializer, options.defaultRetry, options.classifyError),
-      inject: [WorkflowRegistry, RunStore, SignalStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
+      useFactory: (registry: WorkflowRegistry, runs: RunStore, signals: SignalStore, events: EventStore, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
+        new WorkflowRunner(registry, runs, signals, events, serializer, options.defaultRetry, options.classifyError),
+      inject: [WorkflowRegistry, RunStore, SignalStore, EventStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
     },
     {
       provide: RunOutcomeWaiter,
       useFactory: (runs: RunStore, notifications: NotificationListener, options: ResolvedKagziOptions) =>
         new RunOutcomeWaiter(runs, notifications, options.worker ? options.worker.pollIntervalMs : CLIENT_POLL_INTERVAL_MS),
       inject: [RunStore, NotificationListener, KAGZI_RESOLVED_OPTIONS],
+    },
+    {
+      provide: EventReader,
+      useFactory: (events: EventStore, notifications: NotificationListener, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
+        new EventReader(events, notifications, serializer, options),
+      inject: [EventStore, NotificationListener, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
     },
     WorkflowMetadataAccessor,
     WorkflowRegistry,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { toMilliseconds } from '../common/duration';
+import { Duration, toMilliseconds } from '../common/duration';
 import { ResolvedKagziOptions, describeIssues } from '../common/resolve-options';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
@@ -22,6 +22,7 @@ import { WorkerStore } from '../persistence/worker.store';
 import { toRunDetails, toRunSummary, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
 import { assertIdempotencyKey, assertName, assertRunId, listSchema, startOptionsSchema } from './client-input';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
+import { EventReader } from './event-reader';
 import { SignalDelivery } from './signal-delivery';
 import { VersionAdmin } from './version-admin';
 import { RunHandle } from './run.handle';
@@ -52,6 +53,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     private readonly accessor: WorkflowMetadataAccessor,
     private readonly serializer: PayloadSerializer,
     signals: SignalStore,
+    private readonly events: EventReader,
   ) {
     this.retry = new ConnectionRetry(options.reconnectTimeoutMs);
     this.delivery = new SignalDelivery(signals, serializer, this.retry);
@@ -111,6 +113,14 @@ export class WorkflowClient implements OnApplicationBootstrap {
     assertIdempotencyKey(idempotencyKey, 'findRun()');
     const runId = await this.retry.run(`findRun('${name}')`, () => this.runs.findRunIdByKey(name, idempotencyKey));
     return runId === undefined ? undefined : this.getHandle<O>(runId);
+  }
+
+  /**
+   * The latest value the run set for event `key` (`ctx.setEvent`); with a timeout, waits until one is set.
+   * Undefined if none is set by then (at once without a timeout, or when the run has ended without one).
+   */
+  getEvent<T = unknown>(runId: string, key: string, options?: { timeout?: Duration }): Promise<T | undefined> {
+    return this.events.read<T>(runId, key, options);
   }
 
   /** The version `start()` uses without `options.version`: the default set, else the highest not deprecated. */

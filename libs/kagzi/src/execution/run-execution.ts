@@ -9,6 +9,7 @@ import { RunStore } from '../persistence/run.store';
 import { Lease, StepPlacement } from '../persistence/store.types';
 import { StoredStepRow } from '../persistence/run.rows';
 import { SignalStore } from '../persistence/signal.store';
+import { EventStore } from '../persistence/event.store';
 import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { RunFibers } from './run-fibers';
@@ -17,6 +18,7 @@ import { ExecutionStop, RunStop } from './run-stop';
 import { RunWriter } from './run-writer';
 import { durableSleep } from './durable-sleep';
 import { waitForSignal } from './signal-wait';
+import { setRunEvent } from './run-event';
 import { StepDefinition } from './step-definition';
 import { StepExecutor } from './step.executor';
 
@@ -25,6 +27,7 @@ export type { ExecutionStop } from './run-stop';
 export interface RunExecutionDeps {
   runs: RunStore;
   signals: SignalStore;
+  events: EventStore;
   serializer: PayloadSerializer;
   classifyError?: ClassifyErrorHook;
   defaultRetry: RetryPolicy;
@@ -90,6 +93,10 @@ export class RunExecution {
 
   waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: Duration }): Promise<T | undefined> {
     return waitForSignal<T>(this, scope, name, options);
+  }
+
+  setEvent(scope: RunScope, key: string, value: unknown): Promise<void> {
+    return setRunEvent(this, this.deps.events, scope, key, value);
   }
 
   get serializer(): PayloadSerializer {

@@ -34,6 +34,10 @@ export class WorkflowContextImpl implements WorkflowContext {
     return this.execution.waitForSignal<T>(this.scope(), name, options);
   }
 
+  setEvent(key: string, value: unknown): Promise<void> {
+    return this.execution.setEvent(this.scope(), key, value);
+  }
+
   now(): Promise<Date> {
     return recordedNow(this.execution, this.scope());
   }

@@ -9,6 +9,7 @@ import { ClaimedRun } from '../persistence/store.types';
 import { PayloadSerializer, unstorableValueError } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { SignalStore } from '../persistence/signal.store';
+import { EventStore } from '../persistence/event.store';
 import { ExecutionStop, RunExecution } from './run-execution';
 import { runScopeStorage } from './run-scope.storage';
 import { WorkflowContextImpl } from './workflow-context';
@@ -23,6 +24,7 @@ export class WorkflowRunner {
     private readonly registry: WorkflowRegistry,
     private readonly runs: RunStore,
     private readonly signals: SignalStore,
+    private readonly events: EventStore,
     private readonly serializer: PayloadSerializer,
     private readonly defaultRetry: RetryPolicy,
     private readonly classifyError?: ClassifyErrorHook,
@@ -33,6 +35,7 @@ export class WorkflowRunner {
     const execution = new RunExecution(claim.lease, claim.workflowName, claim.version, new Map(), {
       runs: this.runs,
       signals: this.signals,
+      events: this.events,
       serializer: this.serializer,
       classifyError: this.classifyError,
       defaultRetry: this.defaultRetry,

@@ -17,6 +17,12 @@ export interface WorkflowContext {
    * same payload and never consumes a second signal.
    */
   waitForSignal<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T | undefined>;
+  /**
+   * Durable: stores `value` as the latest value of event `key` for clients to read (`client.getEvent`),
+   * recorded like a step, so a replay writes nothing again; a later set of the same key overwrites it.
+   * An undefined value is stored as null. Not inside a step body.
+   */
+  setEvent(key: string, value: unknown): Promise<void>;
   /** The current time, read once and recorded: every replay returns the same Date. Not inside a step body. */
   now(): Promise<Date>;
   /** A random UUID, drawn once and recorded: every replay returns the same one. Not inside a step body. */

@@ -18,7 +18,7 @@ export interface FinishedNotice {
 /**
  * One LISTEN connection per process. `wakeup` (payload: workflow name) wakes idle workers when a run
  * becomes due; `finished` (payload: run id and status, see notify-finished.sql.ts) wakes result waiters
- * and tells a worker its run was cancelled.
+ * and tells a worker its run was cancelled; `event` (payload: run id and key) wakes `getEvent` waiters.
  * Notifications are a latency optimisation only: every waiter also polls, so a dropped connection
  * delays work but never loses it.
  */
@@ -49,6 +49,12 @@ export class NotificationListener {
     return () => this.events.off('finished', listener);
   }
 
+  /** A run set the event `key` (see set-event.sql.ts). */
+  onEvent(listener: (runId: string, key: string) => void): () => void {
+    this.events.on('event', listener);
+    return () => this.events.off('event', listener);
+  }
+
   onApplicationShutdown(): Promise<void> {
     return this.stop();
   }
@@ -64,11 +70,17 @@ export class NotificationListener {
   private async connect(): Promise<void> {
     const wakeup = notificationChannel(this.db.schema, 'wakeup');
     const finishedChannel = notificationChannel(this.db.schema, 'finished');
+    const eventChannel = notificationChannel(this.db.schema, 'event');
     const client = new Client({ connectionString: this.db.url });
     client.on('notification', (msg) => {
       const payload = msg.payload ?? '';
       if (msg.channel === wakeup) {
         this.events.emit('wakeup', payload);
+        return;
+      }
+      if (msg.channel === eventChannel) {
+        const event = parseEvent(payload);
+        if (event) this.events.emit('event', event.id, event.key);
         return;
       }
       const finished = msg.channel === finishedChannel ? parseFinished(payload) : undefined;
@@ -77,7 +89,7 @@ export class NotificationListener {
     client.on('error', (err: unknown) => this.scheduleReconnect(client, err));
     client.on('end', () => this.scheduleReconnect(client, new Error('connection ended')));
     await client.connect();
-    await client.query(`listen "${wakeup}"; listen "${finishedChannel}"`);
+    await client.query(`listen "${wakeup}"; listen "${finishedChannel}"; listen "${eventChannel}"`);
     this.client = client;
   }
 
@@ -105,6 +117,15 @@ function parseFinished(payload: string): { id: string; notice: FinishedNotice } 
     // The statement leaves output and error out (keys absent, not null) when they did not fit.
     if (!('output' in data) && !('error' in data)) return { id: data.id, notice: { status: data.status } };
     return { id: data.id, notice: { status: data.status, outcome: { status: data.status, output: data.output ?? null, error: data.error ?? null } } };
+  } catch {
+    return undefined;
+  }
+}
+
+function parseEvent(payload: string): { id: string; key: string } | undefined {
+  try {
+    const data = JSON.parse(payload) as { id?: unknown; key?: unknown };
+    return typeof data.id === 'string' && typeof data.key === 'string' ? { id: data.id, key: data.key } : undefined;
   } catch {
     return undefined;
   }

@@ -14,7 +14,7 @@ export interface ClaimedRunRow {
 export interface StoredStepRow {
   step_key: string;
   step_name: string;
-  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL';
+  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL' | 'EVENT';
   /** RUNNING: waiting for its next attempt (attempts failed so far, next_attempt_at). */
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   args_hash: string | null;
@@ -58,7 +58,7 @@ export interface RunRow {
 export interface StepRow {
   step_key: string;
   step_name: string;
-  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL';
+  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL' | 'EVENT';
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   output: StoredPayload | null;
   error: SerializedStepError | null;

@@ -1,0 +1,44 @@
+import { nameProblem } from '../common/names';
+import { UsageError } from '../errors/usage.error';
+import { EventStore } from '../persistence/event.store';
+import { StoredStepRow } from '../persistence/run.rows';
+import { Lease, StepPlacement } from '../persistence/store.types';
+import { PayloadSerializer } from './payload.serializer';
+import { RunScope } from './run-scope.storage';
+
+const EVENT_STEP = '$event';
+
+/** What setting an event needs of its run (RunExecution). */
+export interface EventHost {
+  readonly lease: Lease;
+  readonly serializer: PayloadSerializer;
+  nextKey(path: string, name: string): string;
+  recorded(key: string): StoredStepRow | undefined;
+  throwIfStopped(scope?: RunScope): void;
+  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  placement(scope: RunScope): StepPlacement;
+  loseLease(why: string): never;
+  failNonDeterministic(key: string, name: string, what: string): never;
+}
+
+/**
+ * `ctx.setEvent`: stores `value` as the latest of `key` for clients (`client.getEvent`), recorded like a
+ * step in the same statement, so a replay writes nothing again; a later set of the key overwrites it.
+ * The value goes through the payload serializer (size limit, unserializable values) before any write.
+ */
+export async function setRunEvent(run: EventHost, events: EventStore, scope: RunScope, key: string, value: unknown): Promise<void> {
+  if (scope.inStep) throw new UsageError('ctx.setEvent() was called inside a step body; call it from the workflow code between steps.');
+  const problem = nameProblem(key);
+  if (problem) throw new UsageError(`ctx.setEvent(): the event key ${problem}`);
+  const stepKey = run.nextKey(scope.path, EVENT_STEP);
+  run.throwIfStopped(scope);
+  const recorded = run.recorded(stepKey);
+  if (recorded) {
+    if (recorded.kind !== 'EVENT') run.failNonDeterministic(stepKey, key, `a ${recorded.kind === 'STEP' ? `step "${recorded.step_name}"` : recorded.kind.toLowerCase()} was recorded there`);
+    if (recorded.step_name !== key) run.failNonDeterministic(stepKey, key, `a set of event "${recorded.step_name}" was recorded there`);
+    return;
+  }
+  const { text } = run.serializer.encode(value === undefined ? null : value, `value of event "${key}"`);
+  const outcome = await run.write(`setting event "${key}"`, () => events.set(run.lease, { stepKey, key, value: text, ...run.placement(scope) }));
+  if (outcome === 'lost') run.loseLease(`its set of event "${key}" was refused`);
+}
