@@ -6,6 +6,7 @@ import { KagziWorkers1764100000005 } from './1764100000005-kagzi-workers';
 import { KagziSharedRules1764100000006 } from './1764100000006-kagzi-shared-rules';
 import { KagziSignals1764100000007 } from './1764100000007-kagzi-signals';
 import { KagziEvents1764100000008 } from './1764100000008-kagzi-events';
+import { KagziChildren1764100000009 } from './1764100000009-kagzi-children';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const KAGZI_MIGRATIONS = [
   KagziSharedRules1764100000006,
   KagziSignals1764100000007,
   KagziEvents1764100000008,
+  KagziChildren1764100000009,
 ];

@@ -6,7 +6,7 @@ export { Step, type StepOptions } from './decorators/step.decorator';
 export { WorkflowClient, type RunCountFilter } from './client/workflow.client';
 export type { WorkflowHandle } from './client/workflow.handle';
 export type {
-  WorkflowContext, WorkflowDefinition, WorkflowRef, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult, RaceOptions,
+  WorkflowContext, WorkflowDefinition, WorkflowRef, ChildOptions, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult, RaceOptions,
 } from './interfaces/workflow.interface';
 export { MAX_BRANCHES } from './common/limits';
 export type {
@@ -19,6 +19,7 @@ export { ErrorKind } from './errors/error-kind';
 export { StepError, PermanentError, TransientError, type StepErrorOptions, type SerializedStepError } from './errors/step.error';
 export { WorkflowFailedError } from './errors/workflow-failed.error';
 export { WorkflowCancelledError } from './errors/workflow-cancelled.error';
+export { ChildWorkflowFailedError } from './errors/child-workflow-failed.error';
 export { KagziError } from './errors/kagzi.error';
 export { InvalidOptionsError } from './errors/invalid-options.error';
 export { WorkflowNotFoundError } from './errors/workflow-not-found.error';

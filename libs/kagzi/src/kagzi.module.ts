@@ -53,9 +53,10 @@ import { KagziWorker } from './worker/kagzi.worker';
     { provide: PayloadSerializer, useFactory: (options: ResolvedKagziOptions) => new PayloadSerializer(options.maxPayloadBytes), inject: [KAGZI_RESOLVED_OPTIONS] },
     {
       provide: WorkflowRunner,
-      useFactory: (registry: WorkflowRegistry, runs: RunStore, signals: SignalStore, events: EventStore, serializer: PayloadSerializer, options: ResolvedKagziOptions) =>
-        new WorkflowRunner(registry, runs, signals, events, serializer, options.defaultRetry, options.classifyError),
-      inject: [WorkflowRegistry, RunStore, SignalStore, EventStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
+      useFactory: (
+        registry: WorkflowRegistry, runs: RunStore, signals: SignalStore, client: WorkflowClient, events: EventStore, serializer: PayloadSerializer, options: ResolvedKagziOptions,
+      ) => new WorkflowRunner(registry, runs, signals, client, events, serializer, options.defaultRetry, options.classifyError),
+      inject: [WorkflowRegistry, RunStore, SignalStore, WorkflowClient, EventStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
     },
     {
       provide: RunOutcomeWaiter,

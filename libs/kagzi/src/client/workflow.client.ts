@@ -68,7 +68,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     const parsed = startOptionsSchema.safeParse(options);
     if (!parsed.success) throw new InvalidOptionsError(`Invalid start options: ${describeIssues(parsed.error, 'options')}`);
     const delayMs = options.delay === undefined ? 0 : toMilliseconds(options.delay, 'start options.delay');
-    const name = this.nameOf(workflow);
+    const name = this.workflowName(workflow);
     const { text } = this.serializer.encode(input, `input of workflow "${name}"`);
     // The id is chosen before the first attempt: an attempt whose reply was lost in an outage may have
     // inserted the run, and the retry then finds it by this id (the insert does nothing on a taken id).
@@ -93,7 +93,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   async signal(target: string | { workflow: WorkflowRef<unknown, unknown>; idempotencyKey: string }, name: string, payload?: unknown): Promise<void> {
     if (typeof target === 'string') assertRunId(target);
     const found = typeof target === 'string' ? undefined : await this.findRun(target.workflow, target.idempotencyKey);
-    if (typeof target !== 'string' && !found) throw new RunNotFoundError(`No run of workflow "${this.nameOf(target.workflow)}" has idempotency key "${target.idempotencyKey}"`);
+    if (typeof target !== 'string' && !found) throw new RunNotFoundError(`No run of workflow "${this.workflowName(target.workflow)}" has idempotency key "${target.idempotencyKey}"`);
     await this.delivery.send(found?.runId ?? (target as string), name, payload);
   }
 
@@ -104,12 +104,12 @@ export class WorkflowClient implements OnApplicationBootstrap {
     signal: { name: string; payload?: unknown },
     options: StartOptions & { idempotencyKey: string },
   ): Promise<WorkflowHandle> {
-    return this.getHandle(await this.delivery.startAndSend(this.nameOf(workflow), input, signal, options));
+    return this.getHandle(await this.delivery.startAndSend(this.workflowName(workflow), input, signal, options));
   }
 
   /** The run of `workflow` started with `idempotencyKey` (a business id), or undefined; never starts one. */
   async findRun<O = unknown>(workflow: WorkflowRef<unknown, O>, idempotencyKey: string): Promise<WorkflowHandle<O> | undefined> {
-    const name = this.nameOf(workflow);
+    const name = this.workflowName(workflow);
     assertIdempotencyKey(idempotencyKey, 'findRun()');
     const runId = await this.retry.run(`findRun('${name}')`, () => this.runs.findRunIdByKey(name, idempotencyKey));
     return runId === undefined ? undefined : this.getHandle<O>(runId);
@@ -172,7 +172,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     assertRunId(runId);
     const found = await this.retry.run(`getRun(${runId})`, () => this.runs.getRun(runId));
     if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
-    return toRunDetails(found.run, found.steps, found.attempts, found.signals, this.serializer);
+    return toRunDetails(found, this.serializer);
   }
 
   /** Newest first; pass `nextCursor` back as `cursor` for the next page. */
@@ -230,7 +230,8 @@ export class WorkflowClient implements OnApplicationBootstrap {
     if (!known) throw new RunNotFoundError(`No workflow run has id ${runId}`);
   }
 
-  private nameOf(workflow: WorkflowRef<unknown, unknown>): string {
+  /** @internal The registered name a WorkflowRef stands for (child workflows resolve theirs through it too). */
+  workflowName(workflow: WorkflowRef<unknown, unknown>): string {
     if (typeof workflow === 'string') {
       assertName(workflow);
       return workflow;

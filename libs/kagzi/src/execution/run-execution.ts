@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import type { WorkflowHandle } from '../client/workflow.handle';
+import { WorkflowRef } from '../interfaces/workflow.interface';
 import { Duration } from '../common/duration';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
@@ -27,6 +29,8 @@ export type { ExecutionStop } from './run-stop';
 export interface RunExecutionDeps {
   runs: RunStore;
   signals: SignalStore;
+  /** The client's view of runs: child workflows resolve names and hand out handles through it. */
+  client: { workflowName(workflow: WorkflowRef<unknown, unknown>): string; getHandle<O>(runId: string): WorkflowHandle<O> };
   events: EventStore;
   serializer: PayloadSerializer;
   classifyError?: ClassifyErrorHook;
@@ -45,6 +49,11 @@ export class RunExecution {
   private signalsSeen = 0;
   /** Strands of this run's code that can progress; parks the run when none can. */
   readonly fibers: RunFibers;
+  readonly runs: RunStore;
+  readonly signals: SignalStore;
+  readonly serializer: PayloadSerializer;
+  readonly defaultRetry: RetryPolicy;
+  readonly logger: Logger;
   private readonly stop: RunStop;
   private readonly writer: RunWriter;
   private readonly steps: StepExecutor;
@@ -56,6 +65,7 @@ export class RunExecution {
     private readonly stored: Map<string, StoredStepRow>,
     private readonly deps: RunExecutionDeps,
   ) {
+    ({ runs: this.runs, signals: this.signals, serializer: this.serializer, defaultRetry: this.defaultRetry, logger: this.logger } = deps);
     this.fibers = new RunFibers((due, forSignal) => this.parkWhenIdle(due, forSignal));
     this.stop = new RunStop(lease.runId, () => this.fibers.dispose());
     this.writer = new RunWriter(lease.runId, this.stop, deps.logger);
@@ -79,14 +89,6 @@ export class RunExecution {
     return this.stop.reason;
   }
 
-  get runs(): RunStore {
-    return this.deps.runs;
-  }
-
-  get signals(): SignalStore {
-    return this.deps.signals;
-  }
-
   noteSignalsSeen(count: number): void {
     this.signalsSeen = count;
   }
@@ -95,20 +97,16 @@ export class RunExecution {
     return waitForSignal<T>(this, scope, name, options);
   }
 
+  nameOfWorkflow(workflow: WorkflowRef<unknown, unknown>): string {
+    return this.deps.client.workflowName(workflow);
+  }
+
+  handleFor<O>(runId: string): WorkflowHandle<O> {
+    return this.deps.client.getHandle<O>(runId);
+  }
+
   setEvent(scope: RunScope, key: string, value: unknown): Promise<void> {
     return setRunEvent(this, this.deps.events, scope, key, value);
-  }
-
-  get serializer(): PayloadSerializer {
-    return this.deps.serializer;
-  }
-
-  get defaultRetry(): RetryPolicy {
-    return this.deps.defaultRetry;
-  }
-
-  get logger(): Logger {
-    return this.deps.logger;
   }
 
   /** Loads what earlier executions of the run recorded (before the workflow code starts). */

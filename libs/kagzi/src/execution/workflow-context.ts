@@ -1,6 +1,8 @@
 import { Duration } from '../common/duration';
 import { UsageError } from '../errors/usage.error';
-import { Branch, ParallelOutput, ParallelSettled, RaceOptions, RaceResult, WorkflowContext } from '../interfaces/workflow.interface';
+import type { WorkflowHandle } from '../client/workflow.handle';
+import { Branch, ChildOptions, ParallelOutput, ParallelSettled, RaceOptions, RaceResult, WorkflowContext, WorkflowRef } from '../interfaces/workflow.interface';
+import { executeChild, startChild } from './child-workflows';
 import { checkBranches, runParallel, runRace } from './branch-group';
 import { recordedNow, recordedUuid } from './recorded-values';
 import { RunExecution } from './run-execution';
@@ -32,6 +34,14 @@ export class WorkflowContextImpl implements WorkflowContext {
 
   waitForSignal<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T | undefined> {
     return this.execution.waitForSignal<T>(this.scope(), name, options);
+  }
+
+  startChild<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: ChildOptions): Promise<WorkflowHandle<O>> {
+    return startChild<O>(this.execution, this.scope(), workflow as WorkflowRef<unknown, O>, input, options);
+  }
+
+  executeChild<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: ChildOptions): Promise<O> {
+    return executeChild<O>(this.execution, this.scope(), workflow as WorkflowRef<unknown, O>, input, options);
   }
 
   setEvent(key: string, value: unknown): Promise<void> {

@@ -10,7 +10,7 @@ import { PayloadSerializer, unstorableValueError } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { SignalStore } from '../persistence/signal.store';
 import { EventStore } from '../persistence/event.store';
-import { ExecutionStop, RunExecution } from './run-execution';
+import { ExecutionStop, RunExecution, RunExecutionDeps } from './run-execution';
 import { runScopeStorage } from './run-scope.storage';
 import { WorkflowContextImpl } from './workflow-context';
 
@@ -24,6 +24,7 @@ export class WorkflowRunner {
     private readonly registry: WorkflowRegistry,
     private readonly runs: RunStore,
     private readonly signals: SignalStore,
+    private readonly client: RunExecutionDeps['client'],
     private readonly events: EventStore,
     private readonly serializer: PayloadSerializer,
     private readonly defaultRetry: RetryPolicy,
@@ -35,6 +36,7 @@ export class WorkflowRunner {
     const execution = new RunExecution(claim.lease, claim.workflowName, claim.version, new Map(), {
       runs: this.runs,
       signals: this.signals,
+      client: this.client,
       events: this.events,
       serializer: this.serializer,
       classifyError: this.classifyError,

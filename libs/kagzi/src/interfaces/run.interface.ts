@@ -46,6 +46,10 @@ export interface RunDetails {
   steps: StepDetails[];
   /** Signals sent to the run, oldest first; `consumedAt` once a wait took it. */
   signals: SignalDetails[];
+  /** The run that started this one with ctx.startChild / ctx.executeChild. */
+  parentRunId?: string;
+  /** The runs this one started as children, oldest first. */
+  children: RunSummary[];
 }
 
 export interface SignalDetails {

@@ -1,5 +1,6 @@
 import { Type } from '@nestjs/common';
 import { Duration } from '../common/duration';
+import type { WorkflowHandle } from '../client/workflow.handle';
 import { StepError } from '../errors/step.error';
 
 /** The execution context a workflow's `run` receives. */
@@ -17,6 +18,13 @@ export interface WorkflowContext {
    * same payload and never consumes a second signal.
    */
   waitForSignal<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T | undefined>;
+  /** Starts a child run (recorded like a step: a replay never starts a second one) and returns its handle. */
+  startChild<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: ChildOptions): Promise<WorkflowHandle<O>>;
+  /**
+   * startChild + a durable wait for the child's end: the parent parks (WAITING) and is woken by the
+   * child's end; resolves with its output or rejects with ChildWorkflowFailedError.
+   */
+  executeChild<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: ChildOptions): Promise<O>;
   /**
    * Durable: stores `value` as the latest value of event `key` for clients to read (`client.getEvent`),
    * recorded like a step, so a replay writes nothing again; a later set of the same key overwrites it.
@@ -70,3 +78,12 @@ export interface WorkflowDefinition<I = unknown, O = unknown> {
 export type WorkflowRef<I = unknown, O = unknown> = string | Type<WorkflowDefinition<I, O>>;
 
 export type Settled<T> = { status: 'fulfilled'; value: T } | { status: 'rejected'; error: StepError };
+
+/** Options of `ctx.startChild` / `ctx.executeChild`. */
+export interface ChildOptions {
+  version?: number;
+  /** Default: derived from the parent run and the call's step key. */
+  idempotencyKey?: string;
+  /** What cancelling the parent does to the child: 'cancel' (default) cancels it too, 'abandon' lets it run. */
+  onParentClose?: 'cancel' | 'abandon';
+}

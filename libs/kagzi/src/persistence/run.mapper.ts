@@ -19,7 +19,11 @@ export function toRunSummary(row: RunRow): RunSummary {
   return summary;
 }
 
-export function toRunDetails(run: RunRow, steps: StepRow[], attempts: StepAttemptRow[], signals: SignalRow[], serializer: PayloadSerializer): RunDetails {
+export function toRunDetails(
+  found: { run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[]; signals: SignalRow[]; children: RunRow[] },
+  serializer: PayloadSerializer,
+): RunDetails {
+  const { run, steps, attempts, signals } = found;
   const attemptsByKey = new Map<string, StepAttempt[]>();
   for (const a of attempts) {
     const list = attemptsByKey.get(a.step_key) ?? [];
@@ -40,11 +44,13 @@ export function toRunDetails(run: RunRow, steps: StepRow[], attempts: StepAttemp
     createdAt: run.created_at,
     updatedAt: run.updated_at,
     steps: steps.map((s) => toStepDetails(s, attemptsByKey.get(s.step_key), serializer)),
+    children: found.children.map(toRunSummary),
     signals: signals.map((g) => ({ name: g.name, payload: serializer.decode(g.payload), sentAt: g.sent_at, ...(g.consumed_at ? { consumedAt: g.consumed_at } : {}) })),
   };
   if (run.output !== null && run.output !== undefined) details.output = serializer.decode(run.output);
   if (run.error) details.error = run.error;
   if (run.completed_at !== null) details.completedAt = run.completed_at;
+  if (run.parent_run_id) details.parentRunId = run.parent_run_id;
   return details;
 }
 

@@ -14,7 +14,7 @@ export interface ClaimedRunRow {
 export interface StoredStepRow {
   step_key: string;
   step_name: string;
-  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL' | 'EVENT';
+  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL' | 'EVENT' | 'CHILD';
   /** RUNNING: waiting for its next attempt (attempts failed so far, next_attempt_at). */
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   args_hash: string | null;
@@ -49,6 +49,7 @@ export interface RunRow {
   output?: StoredPayload | null;
   error?: SerializedStepError | null;
   idempotency_key: string | null;
+  parent_run_id?: string | null;
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;
@@ -58,7 +59,7 @@ export interface RunRow {
 export interface StepRow {
   step_key: string;
   step_name: string;
-  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL' | 'EVENT';
+  kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL' | 'EVENT' | 'CHILD';
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   output: StoredPayload | null;
   error: SerializedStepError | null;

@@ -11,6 +11,7 @@ import { findStep } from './sql/find-step.sql';
 import { finishRun } from './sql/finish-run.sql';
 import { getRunOutcome } from './sql/get-run-outcome.sql';
 import { getRunOutcomes } from './sql/get-run-outcomes.sql';
+import { getRunChildren } from './sql/get-run-children.sql';
 import { getRunSignals } from './sql/get-run-signals.sql';
 import { getRunSteps } from './sql/get-run-steps.sql';
 import { getRun } from './sql/get-run.sql';
@@ -29,7 +30,9 @@ export class RunStore {
   constructor(private readonly db: KagziDatabase) {}
 
   /** Inserts a run pinned to `version` (or the default); the flags say why nothing was inserted. */
-  async insertRun(run: { id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number }): Promise<InsertRunResult> {
+  async insertRun(run: {
+    id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number; parent?: { runId: string; onParentClose: 'cancel' | 'abandon' };
+  }): Promise<InsertRunResult> {
     const [row] = await this.db.run<InsertRunResult>(insertRun.with(run));
     return row;
   }
@@ -86,7 +89,7 @@ export class RunStore {
   }
 
   /** Records a sleep's wake-up or a group's decision; 'exists' when one was recorded first. */
-  async recordMarker(lease: Lease, marker: { key: string; name: string; kind: 'SLEEP' | 'GROUP'; output: string } & StepPlacement): Promise<StepCommitOutcome> {
+  async recordMarker(lease: Lease, marker: { key: string; name: string; kind: 'SLEEP' | 'GROUP' | 'CHILD'; output: string } & StepPlacement): Promise<StepCommitOutcome> {
     const rows = await this.db.run(recordMarker.with({ ...marker, ...lease }));
     return rows.length === 1 ? { kind: 'committed' } : this.whyNotWritten(lease, marker.key);
   }
@@ -108,8 +111,8 @@ export class RunStore {
 
   /** Returns false when the run was already finished (or does not exist). */
   async cancelRun(runId: string, error: SerializedStepError): Promise<boolean> {
-    const rows = await this.db.run(cancelRun.with({ runId, error }));
-    return rows.length === 1;
+    const rows = await this.db.run<{ root: boolean }>(cancelRun.with({ runId, error }));
+    return rows.some((r) => r.root);
   }
 
   async getRunOutcome(runId: string): Promise<RunOutcomeRow | undefined> {
@@ -122,14 +125,15 @@ export class RunStore {
     return this.db.run<RunOutcomeRow & { id: string }>(getRunOutcomes.with({ runIds }));
   }
 
-  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[]; signals: SignalRow[] } | undefined> {
-    const [runs, steps, attempts, signals] = await Promise.all([
+  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[]; signals: SignalRow[]; children: RunRow[] } | undefined> {
+    const [runs, steps, attempts, signals, children] = await Promise.all([
       this.db.run<RunRow>(getRun.with({ runId })),
       this.db.run<StepRow>(getRunSteps.with({ runId })),
       this.db.run<StepAttemptRow>(getStepAttempts.with({ runId })),
       this.db.run<SignalRow>(getRunSignals.with({ runId })),
+      this.db.run<RunRow>(getRunChildren.with({ runId })),
     ]);
-    return runs[0] ? { run: runs[0], steps, attempts, signals } : undefined;
+    return runs[0] ? { run: runs[0], steps, attempts, signals, children } : undefined;
   }
 
   listRuns(filter: {

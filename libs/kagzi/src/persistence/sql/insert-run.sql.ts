@@ -20,8 +20,9 @@ with versions as (
 ), usable as (
   select c.version from chosen c join versions v on v.version = c.version where v.deprecated_at is null
 ), inserted as (
-  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at)
-  select $1::uuid, $2::text, version, 'PENDING', $4::json, $5::text, now() + $6::double precision * interval '1 millisecond'
+  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at, parent_run_id, on_parent_close)
+  select $1::uuid, $2::text, version, 'PENDING', $4::json, $5::text, now() + $6::double precision * interval '1 millisecond',
+         $7::uuid, coalesce($8::text, 'cancel')
   from usable
   on conflict do nothing
   returning id, workflow_name
@@ -32,7 +33,7 @@ select (select count(*) from versions)::int as known_versions,
        exists (select 1 from usable) as usable,
        (select id from inserted) as id,
        (select pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) from inserted) is null as notified`,
-  (a: { id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number }) => [
-    a.id, a.name, a.version ?? null, a.input, a.idempotencyKey ?? null, a.delayMs,
+  (a: { id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number; parent?: { runId: string; onParentClose: 'cancel' | 'abandon' } }) => [
+    a.id, a.name, a.version ?? null, a.input, a.idempotencyKey ?? null, a.delayMs, a.parent?.runId ?? null, a.parent?.onParentClose ?? null,
   ],
 );

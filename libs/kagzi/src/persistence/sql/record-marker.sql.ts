@@ -16,6 +16,6 @@ for share of r
 on conflict (workflow_run_id, step_key) do nothing
 returning id`,
   (a: {
-    runId: string; owner: string; epoch: number; key: string; name: string; kind: 'SLEEP' | 'GROUP'; output: string; group?: string; branch?: string;
+    runId: string; owner: string; epoch: number; key: string; name: string; kind: 'SLEEP' | 'GROUP' | 'CHILD'; output: string; group?: string; branch?: string;
   }) => [a.runId, a.owner, a.epoch, a.key, a.name, a.kind, a.output, a.group ?? null, a.branch ?? null],
 );

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { textProblem } from '../common/names';
+import { versionError } from '../client/version-errors';
+import { WorkflowHandle } from '../client/workflow.handle';
+import { ChildWorkflowFailedError } from '../errors/child-workflow-failed.error';
+import { ErrorKind } from '../errors/error-kind';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { SerializedStepError } from '../errors/step.error';
+import { rehydrateStepError } from '../errors/step-error.serializer';
+import { UsageError } from '../errors/usage.error';
+import { RunStatus } from '../interfaces/run.interface';
+import { ChildOptions, WorkflowRef } from '../interfaces/workflow.interface';
+import { StoredStepRow } from '../persistence/run.rows';
+import { RunStore } from '../persistence/run.store';
+import { CHILD_END_SIGNAL_PREFIX } from '../persistence/sql/signal-parent.sql';
+import { Lease, StepPlacement } from '../persistence/store.types';
+import { PayloadSerializer, StoredPayload } from './payload.serializer';
+import { RunScope } from './run-scope.storage';
+
+const CHILD_STEP = '$child';
+
+/** What starting and awaiting child runs needs of the parent run (RunExecution). */
+export interface ChildHost {
+  readonly runId: string;
+  readonly lease: Lease;
+  readonly runs: RunStore;
+  readonly serializer: PayloadSerializer;
+  nextKey(path: string, name: string): string;
+  recorded(key: string): StoredStepRow | undefined;
+  throwIfStopped(scope?: RunScope): void;
+  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  placement(scope: RunScope): StepPlacement;
+  loseLease(why: string): never;
+  failNonDeterministic(key: string, name: string, what: string): never;
+  waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: undefined }): Promise<T | undefined>;
+  nameOfWorkflow(workflow: WorkflowRef<unknown, unknown>): string;
+  handleFor<O>(runId: string): WorkflowHandle<O>;
+}
+
+/** What a child's end sends its parent (signal-parent.sql.ts). */
+interface ChildEnd {
+  status: RunStatus;
+  output: StoredPayload | null;
+  error: SerializedStepError | null;
+}
+
+/**
+ * `ctx.startChild`: inserts the child run (its parent recorded) and records its id like a step, so a
+ * replay never starts a second child. The child's idempotency key is derived from the parent run and
+ * the step key unless given: a parent that crashed between the insert and the record finds the same
+ * child on replay.
+ */
+export async function startChild<O>(run: ChildHost, scope: RunScope, workflow: WorkflowRef<unknown, O>, input: unknown, options: ChildOptions = {}): Promise<WorkflowHandle<O>> {
+  if (scope.inStep) throw new UsageError('ctx.startChild() / ctx.executeChild() was called inside a step body; call it from the workflow code.');
+  const onParentClose = options.onParentClose ?? 'cancel';
+  if (onParentClose !== 'cancel' && onParentClose !== 'abandon') throw new InvalidOptionsError(`child options.onParentClose must be 'cancel' or 'abandon'; got ${JSON.stringify(onParentClose)}`);
+  const keyProblem = options.idempotencyKey === undefined ? undefined : textProblem(options.idempotencyKey);
+  if (keyProblem) throw new InvalidOptionsError(`child options.idempotencyKey ${keyProblem}`);
+  const name = run.nameOfWorkflow(workflow);
+  const key = run.nextKey(scope.path, CHILD_STEP);
+  run.throwIfStopped(scope);
+  const recorded = run.recorded(key);
+  if (recorded) {
+    if (recorded.kind !== 'CHILD' || recorded.step_name !== name) {
+      run.failNonDeterministic(key, name, recorded.kind === 'CHILD' ? `a child of workflow "${recorded.step_name}" was started there` : `a ${recorded.kind.toLowerCase()} "${recorded.step_name}" was recorded there`);
+    }
+    return run.handleFor<O>(run.serializer.decode<string>(recorded.output));
+  }
+  const { text } = run.serializer.encode(input, `input of child workflow "${name}"`);
+  const idempotencyKey = options.idempotencyKey ?? `${run.runId}/${key}`;
+  const child = { id: randomUUID(), name, version: options.version, input: text, idempotencyKey, delayMs: 0, parent: { runId: run.runId, onParentClose } };
+  const inserted = await run.write(`starting child workflow "${name}" (${key})`, () => run.runs.insertRun(child));
+  const childId = inserted.id ?? (await run.write(`finding child workflow "${name}" (${key})`, () => run.runs.findRunIdByKey(name, idempotencyKey)));
+  if (!childId) throw versionError(name, options.version, inserted);
+  const output = run.serializer.encode(childId, `run id of child workflow "${name}"`).text;
+  const outcome = await run.write(`recording child workflow "${name}" (${key})`, () =>
+    run.runs.recordMarker(run.lease, { key, name, kind: 'CHILD', output, ...run.placement(scope) }),
+  );
+  if (outcome.kind === 'lost') run.loseLease(`its record of child workflow "${name}" (${key}) was refused`);
+  return run.handleFor<O>(outcome.kind === 'exists' ? run.serializer.decode<string>(outcome.step.output) : childId);
+}
+
+/**
+ * `ctx.executeChild`: starts the child, then waits durably for its end: the parent parks (WAITING) and
+ * the statement that ends the child sends the parent its outcome as a signal, which wakes it (no polling).
+ */
+export async function executeChild<O>(run: ChildHost, scope: RunScope, workflow: WorkflowRef<unknown, O>, input: unknown, options: ChildOptions = {}): Promise<O> {
+  const handle = await startChild<O>(run, scope, workflow, input, options);
+  const end = (await run.waitForSignal<ChildEnd>(scope, `${CHILD_END_SIGNAL_PREFIX}${handle.runId}`)) as ChildEnd;
+  if (end.status === 'COMPLETED') return run.serializer.decode<O>(end.output);
+  const error = rehydrateStepError(
+    end.error ?? { name: 'StepError', kind: ErrorKind.Unknown, message: `the child run ended ${end.status}`, retryable: false, attempt: 1, stepName: '', occurredAt: new Date().toISOString() },
+  );
+  throw new ChildWorkflowFailedError(handle.runId, error);
+}
