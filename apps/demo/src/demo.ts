@@ -71,6 +71,7 @@ async function main(): Promise<number> {
     const again = await client.start(OrderWorkflow, orders[0], { idempotencyKey: orders[0].orderId });
     const idempotent = first.runId !== undefined && again.runId === first.runId;
     const stored = await client.countWorkflows({ name: 'order-fulfilment' });
+    const shipments = await client.countRuns({ name: 'shipment', status: 'COMPLETED' });
 
     unexpected = outcomes.filter((o) => !o.expected).length + (idempotent ? 0 : 1);
     out.write(
@@ -82,6 +83,7 @@ async function main(): Promise<number> {
           ['duplicate submit', idempotent ? 'same run returned' : `NEW RUN ${again.runId} (expected ${first.runId ?? 'none'})`],
           ['runs in database', `${stored} (all batches so far)`],
           ['payment outages retried', String(app.get(PaymentsService).simulatedOutages)],
+          ['parcels shipped (child runs)', `${shipments} (all batches so far)`],
         ],
       }),
     );

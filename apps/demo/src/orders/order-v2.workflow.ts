@@ -1,7 +1,7 @@
 import { ErrorKind, PermanentError, Step, Workflow, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
 import { InventoryService } from './inventory.service';
 import { NotificationsService } from './notifications.service';
-import { OrderInput, OrderItem, OrderResult, Payment, orderTotalCents } from './order.types';
+import { OrderInput, OrderItem, OrderResult, Payment, Shipment, orderTotalCents } from './order.types';
 import { PaymentsService } from './payments.service';
 import { ShippingService } from './shipping.service';
 import { simulateLatency } from './simulated-latency';
@@ -35,7 +35,7 @@ export class OrderWorkflowV2 implements WorkflowDefinition<OrderInput, OrderResu
   constructor(
     protected readonly inventory: InventoryService,
     private readonly payments: PaymentsService,
-    private readonly shipping: ShippingService,
+    protected readonly shipping: ShippingService,
     private readonly notifications: NotificationsService,
   ) {}
 
@@ -68,7 +68,7 @@ export class OrderWorkflowV2 implements WorkflowDefinition<OrderInput, OrderResu
 
     await ctx.sleep('300ms');
 
-    const shipment = await this.shipping.createShipment(input.orderId, input.customerId, input.items);
+    const shipment = await this.ship(input, ctx);
     await this.notifications.sendConfirmation(input.customerId, input.orderId, shipment.trackingNumber);
 
     return {
@@ -80,6 +80,11 @@ export class OrderWorkflowV2 implements WorkflowDefinition<OrderInput, OrderResu
       amountCents,
       riskScore: screening.riskScore,
     };
+  }
+
+  /** Ships the order: one shipment step in v2; v3 starts a child shipment run per parcel. */
+  protected ship(input: OrderInput, _ctx: WorkflowContext): Promise<Shipment> {
+    return this.shipping.createShipment(input.orderId, input.customerId, input.items);
   }
 
   /** Between the fraud screen and the charge. Nothing in v2; v3 waits for the customer's payment here. */

@@ -3,6 +3,7 @@ import { InventoryService } from './inventory.service';
 import { NotificationsService } from './notifications.service';
 import { OrderWorkflowV2 } from './order-v2.workflow';
 import { OrderWorkflowV3 } from './order-v3.workflow';
+import { ShipmentWorkflow } from './shipment.workflow';
 import { OrderWorkflow } from './order.workflow';
 import { OrdersController } from './orders.controller';
 import { PAYMENT_GATEWAY_OPTIONS, PaymentsService, paymentGatewayOptionsFromEnv } from './payments.service';
@@ -20,6 +21,7 @@ import { ShippingService } from './shipping.service';
     OrderWorkflow,
     OrderWorkflowV2,
     OrderWorkflowV3,
+    ShipmentWorkflow,
   ],
 })
 export class OrdersModule {}
