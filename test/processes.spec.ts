@@ -14,7 +14,7 @@ import { NestFactory } from '@nestjs/core';
 import { Pool } from 'pg';
 import { Duration, ErrorKind, KagziModule, WorkflowClient, WorkflowFailedError, WorkflowHandle } from '@kagzi/nestjs';
 import { createTestDatabase, TestDatabase } from './support/database';
-import type { AwaitGoOutput } from './fixtures/fixture-workflows';
+import type { AwaitGoOutput, ParentOfChildOutput } from './fixtures/fixture-workflows';
 
 const ROOT = join(__dirname, '..');
 const FIXTURE = join(__dirname, 'fixtures', 'worker-process.ts');
@@ -466,6 +466,77 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
     expect(runClaims.map((c) => c.lease_owner)).toEqual([...runClaims.slice(0, -1).map(() => 'signal-A'), 'signal-B']);
     const leaseOfA = Math.max(...rows.filter((r) => r.lease_owner === 'signal-A').map((r) => r.due_at!.getTime()));
     expect(runClaims[runClaims.length - 1].at.getTime()).toBeGreaterThanOrEqual(leaseOfA);
+  });
+
+  it('executeChild across a parent crash: one child, the parent resumes with its result', async () => {
+    // A runs the parent and (the only worker) its child; it is SIGKILLed while the child's step runs, the parent parked on the child.
+    const a = startWorker('child-A', { STEP_DELAYS: JSON.stringify({ 'child-work': 30_000 }) });
+    await a.waitForReady();
+    const handle = await client.start<{ tag: string }, ParentOfChildOutput>('ParentOfChild', { tag: 'crash' });
+    const childrenOf = async (): Promise<Array<{ id: string; status: string; idempotency_key: string; workflow_name: string }>> =>
+      (await pool.query('select id, status, idempotency_key, workflow_name from kagzi.workflow_runs where parent_run_id = $1 order by created_at, id', [handle.runId])).rows;
+    await waitUntil(async () => (await childrenOf()).length > 0);
+    const [child] = await childrenOf();
+    const childStarted = await a.waitForStep(child.id, 'child-work');
+    // the parent recorded the child and parked on its end (lease released), the child is held by A
+    await waitUntil(async () => (await runStatus(handle.runId)) === 'WAITING');
+    const { rows: beforeKill } = await pool.query('select id, status, lease_owner from kagzi.workflow_runs where id = any($1::uuid[]) order by id = $2 desc', [
+      [handle.runId, child.id],
+      handle.runId,
+    ]);
+    expect(beforeKill).toEqual([
+      { id: handle.runId, status: 'WAITING', lease_owner: null },
+      { id: child.id, status: 'RUNNING', lease_owner: 'child-A' },
+    ]);
+
+    const killedAt = a.kill('SIGKILL');
+    expect(await a.waitForExit()).toMatchObject({ signal: 'SIGKILL' });
+    expect(a.events.some((e) => e.event === 'stepEnd' && e.runId === child.id)).toBe(false);
+    const b = startWorker('child-B', { STEP_DELAYS: JSON.stringify({ 'child-work': 100 }) });
+    await b.waitForReady();
+    const resumed = await b.waitForStep(child.id, 'child-work');
+    const result = await handle.result({ timeout: '20s' }).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n--- parent ---\n${await diagnose(handle.runId)}\n--- child ---\n${await diagnose(child.id)}`);
+    });
+    const completedMs = Date.now() - killedAt;
+    console.log(
+      `child SIGKILL: A killed ${killedAt - childStarted.t} ms into the child's step; B re-ran it ${resumed.t - killedAt} ms after the kill; ` +
+        `parent completed ${completedMs} ms after the kill: ${JSON.stringify(result)}`,
+    );
+
+    // the parent resumed (on B) with the output of the one child B finished
+    expect(result).toEqual({ child: { tag: 'crash', worker: 'child-B' }, after: 'child-B' });
+    // exactly one child run: the one A inserted, with the key derived from the parent and its step key
+    const children = await childrenOf();
+    expect(children).toEqual([{ id: child.id, status: 'COMPLETED', idempotency_key: `${handle.runId}/$child#1`, workflow_name: 'ChildWork' }]);
+    expect((await client.getRun(handle.runId)).children.map((c) => c.runId)).toEqual([child.id]);
+    // the child's step ran twice: A's attempt killed mid-step (its effect is counted at the start), then B's
+    expect(await effectCounts(child.id)).toEqual({ 'child-work': ['child-A', 'child-B'] });
+    expect(await effectCounts(handle.runId)).toEqual({ 'after-child': ['child-B'] });
+    expect(await stepRows(child.id)).toEqual([{ step_key: 'ChildWorkWorkflow.work#1', status: 'COMPLETED', n: 1 }]);
+    // the parent's CHILD record exists once, holding the child's run id; its wait consumed the child's end once
+    const { rows: childSteps } = await pool.query(
+      `select step_key, step_name, status, output -> 'json' as output from kagzi.step_runs where workflow_run_id = $1 and kind = 'CHILD'`,
+      [handle.runId],
+    );
+    expect(childSteps).toEqual([{ step_key: '$child#1', step_name: 'ChildWork', status: 'COMPLETED', output: child.id }]);
+    const signals = await signalRows(handle.runId);
+    expect(signals.map((s) => [s.name, s.consumed_by !== null])).toEqual([[`$child:${child.id}`, true]]);
+    expect(signals[0].payload).toMatchObject({ status: 'COMPLETED' });
+    const parentSteps = await stepRows(handle.runId);
+    expect(parentSteps.filter((r) => r.n !== 1 || r.status !== 'COMPLETED')).toEqual([]);
+    expect(parentSteps.map((r) => r.step_key).sort()).toEqual(['$child#1', signals[0].consumed_by, 'ParentOfChildWorkflow.afterChild#1'].sort());
+    // the child was taken over only after A's lease expired; the parent, parked, was claimed again by B only once the child had ended
+    const childAudit = await audit(child.id);
+    const childClaims = claims(childAudit);
+    expect(childClaims.map((c) => c.lease_owner)).toEqual(['child-A', 'child-B']);
+    const leaseOfA = Math.max(...childAudit.filter((r) => r.lease_owner === 'child-A').map((r) => r.due_at!.getTime()));
+    expect(childClaims[1].at.getTime()).toBeGreaterThanOrEqual(leaseOfA);
+    const childEnded = childAudit.find((r) => r.status === 'COMPLETED')!.at.getTime();
+    const parentClaims = claims(await audit(handle.runId));
+    expect(parentClaims.map((c) => c.lease_owner)).toEqual(['child-A', 'child-B']);
+    expect(parentClaims[1].at.getTime()).toBeGreaterThanOrEqual(childEnded);
+    expect(completedMs).toBeLessThan(10_000);
   });
 
   it('two signals "go" per run sent while two worker processes race over 20 runs: no signal is consumed twice, each run sees its two payloads once, oldest first', async () => {
