@@ -2,7 +2,7 @@
  * Command line and environment of `npm run bench`. Positional arguments pick scenarios (default: all);
  * every size is a `--flag=value` (or `--flag value`) with an environment fallback `BENCH_FLAG_NAME`.
  */
-export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal'] as const;
+export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal', 'child'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchConfig {
@@ -32,6 +32,9 @@ export interface BenchConfig {
   /** Measured signal round trips in `signal` (one run at a time, each parked WAITING before it is signalled). */
   signalN: number;
   signalWarmup: number;
+  /** Measured runs per variant in `child` (inline step vs child workflow, one at a time, interleaved). */
+  childN: number;
+  childWarmup: number;
   /** Also print Nest/Kagzi info logs (stderr). */
   verbose: boolean;
 }
@@ -56,6 +59,8 @@ Flags (environment fallback in brackets):
   --parallel-reps=10         runs per shape in parallel (median kept)  [BENCH_PARALLEL_REPS]
   --signal-n=200             measured signal round trips               [BENCH_SIGNAL_N]
   --signal-warmup=20         unmeasured round trips first              [BENCH_SIGNAL_WARMUP]
+  --child-n=100              runs per variant in child (A/B)           [BENCH_CHILD_N]
+  --child-warmup=10          unmeasured runs per variant first         [BENCH_CHILD_WARMUP]
   --verbose                  Nest/Kagzi info logs on stderr            [BENCH_VERBOSE=1]
 
 Database: KAGZI_BENCH_DATABASE_URL (schema kagzi_bench is dropped and recreated), else database
@@ -79,7 +84,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !isScenario(argv[i + 1])) flags.set(arg.slice(2), argv[++i]);
     else flags.set(arg.slice(2), 'true');
   }
-  const known = new Set(['statements-reps', 'latency-n', 'latency-warmup', 'throughput-n', 'throughput-warmup', 'throughput-reps', 'concurrency', 'in-flight', 'replay-steps', 'replay-reps', 'retry-steps', 'retry-reps', 'parallel-reps', 'signal-n', 'signal-warmup', 'verbose', 'help']);
+  const known = new Set(['statements-reps', 'latency-n', 'latency-warmup', 'throughput-n', 'throughput-warmup', 'throughput-reps', 'concurrency', 'in-flight', 'replay-steps', 'replay-reps', 'retry-steps', 'retry-reps', 'parallel-reps', 'signal-n', 'signal-warmup', 'child-n', 'child-warmup', 'verbose', 'help']);
   const unknownFlags = [...flags.keys()].filter((f) => !known.has(f));
   if (unknownFlags.length > 0) throw new ConfigError(`Unknown flag(s): ${unknownFlags.map((f) => `--${f}`).join(', ')}`);
   if (flags.has('help')) throw new ConfigError('');
@@ -120,6 +125,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     parallelReps: int('parallel-reps', 10, 1),
     signalN: int('signal-n', 200, 1),
     signalWarmup: int('signal-warmup', 20, 0),
+    childN: int('child-n', 100, 1),
+    childWarmup: int('child-warmup', 10, 0),
     verbose: verbose !== undefined && verbose !== '' && verbose !== '0' && verbose !== 'false',
   };
 }

@@ -6,6 +6,7 @@ import { BenchConfig, ConfigError, ScenarioName, USAGE, parseConfig } from './co
 import { BenchTarget, describeServer, prepareBenchTarget, withClient } from './database';
 import { emit, note, round } from './report';
 import { Scenario } from './scenario';
+import { runChild } from './scenarios/child';
 import { runLatency } from './scenarios/latency';
 import { runParallelScenario } from './scenarios/parallel';
 import { REPLAY_CHILD_COMMAND, resumeReplayInThisProcess, runReplay } from './scenarios/replay';
@@ -22,6 +23,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   retry: runRetry,
   parallel: runParallelScenario,
   signal: runSignal,
+  child: runChild,
 };
 
 async function main(argv: string[]): Promise<void> {

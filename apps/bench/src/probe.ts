@@ -13,6 +13,9 @@ export interface QueryRecord {
   t1?: number;
   rows?: number;
   failed?: boolean;
+  /** Only while `captureValues` is set: the statement's parameters and the `id` of each returned row. */
+  values?: readonly unknown[];
+  resultIds?: string[];
 }
 
 type QueryFn = (...args: unknown[]) => unknown;
@@ -25,6 +28,8 @@ type QueryFn = (...args: unknown[]) => unknown;
  */
 export class QueryProbe {
   private recording = false;
+  /** Also keep each statement's parameters and returned row ids (to tell apart which run a statement serves). */
+  captureValues = false;
   private records: QueryRecord[] = [];
   private newConnections = 0;
   private listenerQueries: string[] = [];
@@ -39,13 +44,16 @@ export class QueryProbe {
     (pool as unknown as { query: QueryFn }).query = (...args: unknown[]): unknown => {
       if (!this.recording) return original(...args);
       const record: QueryRecord = { ...this.describe(args[0]), t0: performance.now() };
+      if (this.captureValues) record.values = parameters(args);
       this.records.push(record);
       const result = original(...args);
       if (result && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<{ rowCount: number | null }>).then(
+        const capture = this.captureValues;
+        (result as Promise<{ rowCount: number | null; rows?: Array<{ id?: unknown }> }>).then(
           (r) => {
             record.t1 = performance.now();
             record.rows = r?.rowCount ?? 0;
+            if (capture) record.resultIds = (r?.rows ?? []).flatMap((row) => (typeof row?.id === 'string' ? [row.id] : []));
           },
           () => {
             record.t1 = performance.now();
@@ -133,6 +141,13 @@ export interface ProbeResult {
   newConnections: number;
   listenerQueries: string[];
   notifications: number;
+}
+
+/** The parameters of `pool.query(config)` or `pool.query(text, values)`. */
+function parameters(args: readonly unknown[]): readonly unknown[] | undefined {
+  const first = args[0];
+  if (first && typeof first === 'object' && Array.isArray((first as { values?: unknown }).values)) return (first as { values: unknown[] }).values;
+  return Array.isArray(args[1]) ? (args[1] as unknown[]) : undefined;
 }
 
 /** `{ claimRuns: 2, commitStep: 3, … }` in first-seen order. */

@@ -188,4 +188,53 @@ export class SignalWaitWorkflow implements WorkflowDefinition<{ token: string },
   }
 }
 
-export const BENCH_WORKFLOWS = [ThreeStepWorkflow, LoopWorkflow, LoopExponentialWorkflow, LoopNoRetryWorkflow, RetryOnceWorkflow, TimedStepsWorkflow, SignalWaitWorkflow];
+/** The `child` scenario's child runs' ids, by the token the parent passed (the bench and the worker share one process). */
+export const childRunIds = new Map<string, string>();
+
+/** The `child` scenario's child: the same one trivial step as `BenchInlineStep`; records its own run id. */
+@Workflow({ name: 'BenchChildWork' })
+export class ChildWorkWorkflow implements WorkflowDefinition<{ token: string; n: number }, number> {
+  async run(input: { token: string; n: number }, ctx: WorkflowContext): Promise<number> {
+    childRunIds.set(input.token, ctx.runId);
+    return this.work(input.n);
+  }
+
+  @Step({ name: 'work' })
+  async work(n: number): Promise<number> {
+    return n + 1;
+  }
+}
+
+/** The `child` scenario's A: a parent that calls one trivial step inline. */
+@Workflow({ name: 'BenchInlineStep' })
+export class InlineStepWorkflow implements WorkflowDefinition<{ token: string; n: number }, number> {
+  async run(input: { token: string; n: number }): Promise<number> {
+    return this.work(input.n);
+  }
+
+  @Step({ name: 'work' })
+  async work(n: number): Promise<number> {
+    return n + 1;
+  }
+}
+
+/** The `child` scenario's B: a parent whose only work is `ctx.executeChild(BenchChildWork)` (the same step, in the child). */
+@Workflow({ name: 'BenchChildParent' })
+export class ChildParentWorkflow implements WorkflowDefinition<{ token: string; n: number }, number> {
+  async run(input: { token: string; n: number }, ctx: WorkflowContext): Promise<number> {
+    return ctx.executeChild(ChildWorkWorkflow, input);
+  }
+}
+
+export const BENCH_WORKFLOWS = [
+  ThreeStepWorkflow,
+  LoopWorkflow,
+  LoopExponentialWorkflow,
+  LoopNoRetryWorkflow,
+  RetryOnceWorkflow,
+  TimedStepsWorkflow,
+  SignalWaitWorkflow,
+  ChildWorkWorkflow,
+  InlineStepWorkflow,
+  ChildParentWorkflow,
+];
