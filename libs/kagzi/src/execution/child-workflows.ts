@@ -10,32 +10,15 @@ import { rehydrateStepError } from '../errors/step-error.serializer';
 import { UsageError } from '../errors/usage.error';
 import { RunStatus } from '../interfaces/run.interface';
 import { ChildOptions, WorkflowRef } from '../interfaces/workflow.interface';
-import { StoredStepRow } from '../persistence/run.rows';
-import { RunStore } from '../persistence/run.store';
 import { CHILD_END_SIGNAL_PREFIX } from '../persistence/sql/signal-parent.sql';
-import { Lease, StepPlacement } from '../persistence/store.types';
-import { PayloadSerializer, StoredPayload } from './payload.serializer';
+import { StoredPayload } from './payload.serializer';
 import { RunScope } from './run-scope.storage';
+import { RunHost } from './run-host';
 
 const CHILD_STEP = '$child';
 
 /** What starting and awaiting child runs needs of the parent run (RunExecution). */
-export interface ChildHost {
-  readonly runId: string;
-  readonly lease: Lease;
-  readonly runs: RunStore;
-  readonly serializer: PayloadSerializer;
-  nextKey(path: string, name: string): string;
-  recorded(key: string): StoredStepRow | undefined;
-  throwIfStopped(scope?: RunScope): void;
-  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
-  placement(scope: RunScope): StepPlacement;
-  loseLease(why: string): never;
-  failNonDeterministic(key: string, name: string, what: string): never;
-  waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: undefined }): Promise<T | undefined>;
-  nameOfWorkflow(workflow: WorkflowRef<unknown, unknown>): string;
-  handleFor<O>(runId: string): WorkflowHandle<O>;
-}
+export type ChildHost = Pick<RunHost, 'runId' | 'lease' | 'runs' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'waitForSignal' | 'nameOfWorkflow' | 'handleFor'>;
 
 /** What a child's end sends its parent (signal-parent.sql.ts). */
 interface ChildEnd {

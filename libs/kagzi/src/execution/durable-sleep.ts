@@ -1,31 +1,12 @@
 import { Duration, toMilliseconds } from '../common/duration';
 import { UsageError } from '../errors/usage.error';
-import { StoredStepRow } from '../persistence/run.rows';
-import { RunStore } from '../persistence/run.store';
-import { Lease, StepPlacement } from '../persistence/store.types';
-import { PayloadSerializer } from './payload.serializer';
-import { RunFibers } from './run-fibers';
 import { RunScope } from './run-scope.storage';
+import { RunHost } from './run-host';
 
 const SLEEP_STEP = '$sleep';
 
 /** What a durable sleep needs of its run (RunExecution). */
-export interface SleepHost {
-  readonly lease: Lease;
-  readonly fibers: RunFibers;
-  readonly runs: RunStore;
-  readonly serializer: PayloadSerializer;
-  nextKey(path: string, name: string): string;
-  recorded(key: string): StoredStepRow | undefined;
-  throwIfStopped(scope?: RunScope): void;
-  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
-  waitUntil(scope: RunScope, wakeAt: Date, what: string): Promise<void>;
-  endOfTurn(scope: RunScope): Promise<void>;
-  parkNow(due: Date, what: string, write: () => Promise<boolean>): Promise<never>;
-  placement(scope: RunScope): StepPlacement;
-  loseLease(why: string): never;
-  failNonDeterministic(key: string, name: string, what: string): never;
-}
+export type SleepHost = Pick<RunHost, 'lease' | 'fibers' | 'runs' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
 
 /**
  * `ctx.sleep`: the wake-up time is recorded once, so a replay waits for the same instant. The run parks

@@ -1,25 +1,13 @@
 import { nameProblem } from '../common/names';
 import { UsageError } from '../errors/usage.error';
 import { EventStore } from '../persistence/event.store';
-import { StoredStepRow } from '../persistence/run.rows';
-import { Lease, StepPlacement } from '../persistence/store.types';
-import { PayloadSerializer } from './payload.serializer';
 import { RunScope } from './run-scope.storage';
+import { RunHost } from './run-host';
 
 const EVENT_STEP = '$event';
 
 /** What setting an event needs of its run (RunExecution). */
-export interface EventHost {
-  readonly lease: Lease;
-  readonly serializer: PayloadSerializer;
-  nextKey(path: string, name: string): string;
-  recorded(key: string): StoredStepRow | undefined;
-  throwIfStopped(scope?: RunScope): void;
-  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
-  placement(scope: RunScope): StepPlacement;
-  loseLease(why: string): never;
-  failNonDeterministic(key: string, name: string, what: string): never;
-}
+export type EventHost = Pick<RunHost, 'lease' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
 
 /**
  * `ctx.setEvent`: stores `value` as the latest of `key` for clients (`client.getEvent`), recorded like a

@@ -15,6 +15,7 @@ import { EventStore } from '../persistence/event.store';
 import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { RunFibers } from './run-fibers';
+import { RunHost } from './run-host';
 import { RunScope } from './run-scope.storage';
 import { ExecutionStop, RunStop } from './run-stop';
 import { RunWriter } from './run-writer';
@@ -43,7 +44,7 @@ export interface RunExecutionDeps {
  * the waits (durable sleeps, retry back-offs) that park it. Every write goes through the lease; a
  * refused write stops the execution locally. Step calls are executed by {@link StepExecutor}.
  */
-export class RunExecution {
+export class RunExecution implements RunHost {
   private readonly counters = new Map<string, number>();
   /** The newest signal id the last look could see: a park on a signal wait compares the run's newest with it. */
   private signalsSeen = 0;

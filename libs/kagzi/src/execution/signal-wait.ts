@@ -1,12 +1,8 @@
 import { Duration, toMilliseconds } from '../common/duration';
 import { nameProblem } from '../common/names';
 import { UsageError } from '../errors/usage.error';
-import { StoredStepRow } from '../persistence/run.rows';
-import { SignalStore } from '../persistence/signal.store';
-import { Lease, StepPlacement } from '../persistence/store.types';
-import { PayloadSerializer } from './payload.serializer';
-import { RunFibers } from './run-fibers';
 import { RunScope } from './run-scope.storage';
+import { RunHost } from './run-host';
 
 const SIGNAL_STEP = '$signal';
 /** The due time of a wait without a timeout: it ends only when a signal comes. */
@@ -15,23 +11,7 @@ const NO_DEADLINE = new Date('9999-12-31T00:00:00.000Z');
 const RECHECK_MS = 1_000;
 
 /** What a signal wait needs of its run (RunExecution). */
-export interface SignalHost {
-  readonly lease: Lease;
-  readonly fibers: RunFibers;
-  readonly signals: SignalStore;
-  readonly serializer: PayloadSerializer;
-  nextKey(path: string, name: string): string;
-  recorded(key: string): StoredStepRow | undefined;
-  throwIfStopped(scope?: RunScope): void;
-  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
-  endOfTurn(scope: RunScope): Promise<void>;
-  parkNow(due: Date, what: string, write: () => Promise<boolean>): Promise<never>;
-  placement(scope: RunScope): StepPlacement;
-  loseLease(why: string): never;
-  failNonDeterministic(key: string, name: string, what: string): never;
-  /** The newest signal id the run's last look at its signals could see. */
-  noteSignalsSeen(count: number): void;
-}
+export type SignalHost = Pick<RunHost, 'lease' | 'fibers' | 'signals' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'endOfTurn' | 'parkNow' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'noteSignalsSeen'>;
 
 /**
  * `ctx.waitForSignal`: the oldest unconsumed signal of `name`, consumed and recorded in one statement

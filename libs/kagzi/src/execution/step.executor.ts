@@ -4,14 +4,9 @@ import { SerializedStepError, StepError, TransientError } from '../errors/step.e
 import { rehydrateStepError, serializeStepError } from '../errors/step-error.serializer';
 import { StoredStepRow } from '../persistence/run.rows';
 import { hashArguments, unstorableValueError } from './payload.serializer';
-import { Logger } from '@nestjs/common';
-import { RunStore } from '../persistence/run.store';
-import { Lease, StepPlacement } from '../persistence/store.types';
-import { PayloadSerializer } from './payload.serializer';
-import { RetryPolicy } from './retry-policy';
-import { RunFibers } from './run-fibers';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 import { StepDefinition } from './step-definition';
+import { RunHost } from './run-host';
 
 interface FailedAttempt {
   key: string;
@@ -26,30 +21,7 @@ interface FailedAttempt {
 type Attempted<T> = { done: true; value: T } | { done: false; firstStartedAt: Date };
 
 /** What a step call needs of the run it belongs to (RunExecution). */
-export interface StepHost {
-  readonly runId: string;
-  readonly workflowName: string;
-  readonly version: number;
-  readonly lease: Lease;
-  readonly fibers: RunFibers;
-  readonly controller: AbortController;
-  readonly runs: RunStore;
-  readonly serializer: PayloadSerializer;
-  readonly defaultRetry: RetryPolicy;
-  readonly logger: Logger;
-  nextKey(path: string, name: string): string;
-  recorded(key: string): StoredStepRow | undefined;
-  throwIfStopped(scope?: RunScope): void;
-  toStepError(err: unknown, where: { stepName: string; attempt: number }): StepError;
-  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
-  waitUntil(scope: RunScope, wakeAt: Date, what: string): Promise<void>;
-  endOfTurn(scope: RunScope): Promise<void>;
-  parkNow(due: Date, what: string, write: () => Promise<boolean>): Promise<never>;
-  never(): Promise<never>;
-  placement(scope: RunScope): StepPlacement;
-  loseLease(why: string): never;
-  failNonDeterministic(key: string, name: string, what: string): never;
-}
+export type StepHost = Pick<RunHost, 'runId' | 'workflowName' | 'version' | 'lease' | 'fibers' | 'controller' | 'runs' | 'serializer' | 'defaultRetry' | 'logger' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'toStepError' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'never' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
 
 /**
  * One `@Step` call inside a run: replayed from its record, or executed attempt after attempt until

@@ -1,0 +1,51 @@
+import { Logger } from '@nestjs/common';
+import type { WorkflowHandle } from '../client/workflow.handle';
+import { StepError } from '../errors/step.error';
+import { WorkflowRef } from '../interfaces/workflow.interface';
+import { StoredStepRow } from '../persistence/run.rows';
+import { RunStore } from '../persistence/run.store';
+import { SignalStore } from '../persistence/signal.store';
+import { Lease, StepPlacement } from '../persistence/store.types';
+import { PayloadSerializer } from './payload.serializer';
+import { RetryPolicy } from './retry-policy';
+import { RunFibers } from './run-fibers';
+import { RunScope } from './run-scope.storage';
+
+/**
+ * What the durable operations of a run (steps, sleeps, signal waits, events, children) use of the run
+ * that executes them (RunExecution). Each operation names the part it needs with a Pick, so none of
+ * them depends on RunExecution itself.
+ */
+export interface RunHost {
+  readonly runId: string;
+  readonly workflowName: string;
+  readonly version: number;
+  readonly lease: Lease;
+  readonly fibers: RunFibers;
+  readonly controller: AbortController;
+  readonly runs: RunStore;
+  readonly signals: SignalStore;
+  readonly serializer: PayloadSerializer;
+  readonly defaultRetry: RetryPolicy;
+  readonly logger: Logger;
+  /** Deterministic step key: scope path + name + call count in that scope. */
+  nextKey(path: string, name: string): string;
+  /** What an earlier execution recorded under `key`. */
+  recorded(key: string): StoredStepRow | undefined;
+  throwIfStopped(scope?: RunScope): void;
+  toStepError(err: unknown, where: { stepName: string; attempt: number }): StepError;
+  /** One write for the run, retried through a database blip while the run is held. */
+  write<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  waitUntil(scope: RunScope, wakeAt: Date, what: string): Promise<void>;
+  endOfTurn(scope: RunScope): Promise<void>;
+  parkNow(due: Date, what: string, write: () => Promise<boolean>): Promise<never>;
+  never(): Promise<never>;
+  placement(scope: RunScope): StepPlacement;
+  loseLease(why: string): never;
+  failNonDeterministic(key: string, name: string, what: string): never;
+  /** The newest signal id the run's last look at its signals could see. */
+  noteSignalsSeen(count: number): void;
+  waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: undefined }): Promise<T | undefined>;
+  nameOfWorkflow(workflow: WorkflowRef<unknown, unknown>): string;
+  handleFor<O>(runId: string): WorkflowHandle<O>;
+}
