@@ -156,3 +156,14 @@ export function countByName(records: readonly QueryRecord[]): Record<string, num
   for (const r of records) counts[r.name] = (counts[r.name] ?? 0) + 1;
   return counts;
 }
+
+/** Resolves once no statement is outstanding and none was issued or answered for `quietMs` (the probe must be recording). */
+export async function waitQuiet(probe: QueryProbe, quietMs: number): Promise<void> {
+  for (;;) {
+    const records = probe.snapshot();
+    const busy = records.some((r) => r.t1 === undefined);
+    const idle = busy ? 0 : performance.now() - records.reduce((a, r) => Math.max(a, r.t1 ?? r.t0), 0);
+    if (!busy && idle >= quietMs) return;
+    await new Promise((resolve) => setTimeout(resolve, busy ? 1 : quietMs - idle));
+  }
+}

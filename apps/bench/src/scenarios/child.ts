@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { BenchApp, bootBenchApp } from '../bench-app';
-import { countByName, QueryProbe, QueryRecord } from '../probe';
-import { emit, median, medianCi95, note, round, sleep, spread, summarize } from '../report';
+import { countByName, QueryRecord, waitQuiet } from '../probe';
+import { emit, median, medianCi95, note, round, spread, summarize } from '../report';
 import { ScenarioContext } from '../scenario';
 import { ChildParentWorkflow, childRunIds, InlineStepWorkflow } from '../workflows';
 
@@ -245,19 +245,4 @@ function childPhases(runs: readonly Run[], perRun: (r: Run) => QueryRecord[]): R
     phases.finish_to_result.push(r.end - parentFinish.t1);
   }
   return { ...Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, round(median(v), 3)])), ...outcomes };
-}
-
-/** Resolves once no statement is outstanding and none was issued or answered for `quietMs` (the probe must be recording). */
-async function waitQuiet(probe: QueryProbe, quietMs: number): Promise<void> {
-  for (;;) {
-    const records = probe.snapshot();
-    if (records.some((r) => r.t1 === undefined)) {
-      await sleep(1);
-      continue;
-    }
-    const last = records.reduce((a, r) => Math.max(a, r.t1 ?? r.t0), 0);
-    const idle = performance.now() - last;
-    if (idle >= quietMs) return;
-    await sleep(quietMs - idle);
-  }
 }

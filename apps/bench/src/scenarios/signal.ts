@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { BenchApp, bootBenchApp } from '../bench-app';
-import { countByName, QueryProbe, QueryRecord } from '../probe';
+import { countByName, QueryRecord, waitQuiet } from '../probe';
 import { emit, median, note, round, sleep, summarize } from '../report';
 import { ScenarioContext } from '../scenario';
 import { SignalWaitWorkflow, signalStepStarts } from '../workflows';
@@ -159,20 +159,6 @@ async function untilParked(admin: Client, schema: string, runId: string): Promis
   }
 }
 
-/** Resolves once no statement is outstanding and none was issued or answered for `quietMs` (the probe must be recording). */
-async function waitQuiet(probe: QueryProbe, quietMs: number): Promise<void> {
-  for (;;) {
-    const records = probe.snapshot();
-    if (records.some((r) => r.t1 === undefined)) {
-      await sleep(1);
-      continue;
-    }
-    const last = records.reduce((a, r) => Math.max(a, r.t1 ?? r.t0), 0);
-    const idle = performance.now() - last;
-    if (idle >= quietMs) return;
-    await sleep(quietMs - idle);
-  }
-}
 
 function inWindow(records: readonly QueryRecord[], t0: number, t1: number): QueryRecord[] {
   return records.filter((r) => r.t0 >= t0 && r.t0 < t1);
