@@ -13,7 +13,7 @@ import { ChildOptions, WorkflowRef } from '../interfaces/workflow.interface';
 import { CHILD_END_SIGNAL_PREFIX } from '../persistence/sql/signal-parent.sql';
 import { StoredPayload } from './payload.serializer';
 import { RunScope } from './run-scope.storage';
-import { RunHost } from './run-host';
+import { expectRecorded, RunHost } from './run-host';
 
 const CHILD_STEP = '$child';
 
@@ -44,9 +44,7 @@ export async function startChild<O>(run: ChildHost, scope: RunScope, workflow: W
   run.throwIfStopped(scope);
   const recorded = run.recorded(key);
   if (recorded) {
-    if (recorded.kind !== 'CHILD' || recorded.step_name !== name) {
-      run.failNonDeterministic(key, name, recorded.kind === 'CHILD' ? `a child of workflow "${recorded.step_name}" was started there` : `a ${recorded.kind.toLowerCase()} "${recorded.step_name}" was recorded there`);
-    }
+    expectRecorded(run, key, recorded, { kind: 'CHILD', name, what: (other) => `a child of workflow "${other}"` });
     return run.handleFor<O>(run.serializer.decode<string>(recorded.output));
   }
   const { text } = run.serializer.encode(input, `input of child workflow "${name}"`);

@@ -2,7 +2,7 @@ import { nameProblem } from '../common/names';
 import { UsageError } from '../errors/usage.error';
 import { EventStore } from '../persistence/event.store';
 import { RunScope } from './run-scope.storage';
-import { RunHost } from './run-host';
+import { expectRecorded, RunHost } from './run-host';
 
 const EVENT_STEP = '$event';
 
@@ -22,8 +22,7 @@ export async function setRunEvent(run: EventHost, events: EventStore, scope: Run
   run.throwIfStopped(scope);
   const recorded = run.recorded(stepKey);
   if (recorded) {
-    if (recorded.kind !== 'EVENT') run.failNonDeterministic(stepKey, key, `a ${recorded.kind === 'STEP' ? `step "${recorded.step_name}"` : recorded.kind.toLowerCase()} was recorded there`);
-    if (recorded.step_name !== key) run.failNonDeterministic(stepKey, key, `a set of event "${recorded.step_name}" was recorded there`);
+    expectRecorded(run, stepKey, recorded, { kind: 'EVENT', name: key, what: (other) => `a set of event "${other}"` });
     return;
   }
   const { text } = run.serializer.encode(value === undefined ? null : value, `value of event "${key}"`);

@@ -49,3 +49,21 @@ export interface RunHost {
   nameOfWorkflow(workflow: WorkflowRef<unknown, unknown>): string;
   handleFor<O>(runId: string): WorkflowHandle<O>;
 }
+
+/**
+ * The determinism check of a durable operation that finds a record at its key: the record must be of
+ * its `kind` and carry its `name`, else the run fails with NON_DETERMINISM saying what is recorded there.
+ * `what` describes an operation of the same kind under another name (e.g. `a wait for signal "x"`).
+ */
+export function expectRecorded(
+  run: Pick<RunHost, 'failNonDeterministic'>,
+  key: string,
+  recorded: StoredStepRow,
+  expected: { kind: StoredStepRow['kind']; name: string; what: (recordedName: string) => string },
+): void {
+  if (recorded.kind !== expected.kind) {
+    const there = recorded.kind === 'STEP' ? `step "${recorded.step_name}"` : `${recorded.kind.toLowerCase()} "${recorded.step_name}"`;
+    run.failNonDeterministic(key, expected.name, `a ${there} was recorded there`);
+  }
+  if (recorded.step_name !== expected.name) run.failNonDeterministic(key, expected.name, `${expected.what(recorded.step_name)} was recorded there`);
+}

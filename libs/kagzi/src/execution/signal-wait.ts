@@ -2,7 +2,7 @@ import { Duration, toMilliseconds } from '../common/duration';
 import { nameProblem } from '../common/names';
 import { UsageError } from '../errors/usage.error';
 import { RunScope } from './run-scope.storage';
-import { RunHost } from './run-host';
+import { expectRecorded, RunHost } from './run-host';
 
 const SIGNAL_STEP = '$signal';
 /** The due time of a wait without a timeout: it ends only when a signal comes. */
@@ -28,8 +28,7 @@ export async function waitForSignal<T>(run: SignalHost, scope: RunScope, name: s
   run.throwIfStopped(scope);
   const recorded = run.recorded(key);
   if (recorded) {
-    if (recorded.kind !== 'SIGNAL') run.failNonDeterministic(key, name, `a ${recorded.kind === 'STEP' ? `step "${recorded.step_name}"` : recorded.kind.toLowerCase()} was recorded there`);
-    if (recorded.step_name !== name) run.failNonDeterministic(key, name, `a wait for signal "${recorded.step_name}" was recorded there`);
+    expectRecorded(run, key, recorded, { kind: 'SIGNAL', name, what: (other) => `a wait for signal "${other}"` });
     if (recorded.status === 'COMPLETED') return run.serializer.decode<T>(recorded.output);
   }
   // The deadline is fixed when the wait first starts and recorded with it, so a replay keeps it.
