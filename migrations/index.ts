@@ -7,6 +7,7 @@ import { KagziSharedRules1764100000006 } from './1764100000006-kagzi-shared-rule
 import { KagziSignals1764100000007 } from './1764100000007-kagzi-signals';
 import { KagziEvents1764100000008 } from './1764100000008-kagzi-events';
 import { KagziChildren1764100000009 } from './1764100000009-kagzi-children';
+import { KagziCancelContinue1764100000010 } from './1764100000010-kagzi-cancel-continue';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const KAGZI_MIGRATIONS = [
   KagziSignals1764100000007,
   KagziEvents1764100000008,
   KagziChildren1764100000009,
+  KagziCancelContinue1764100000010,
 ];

@@ -9,12 +9,13 @@ import {
   PermanentError,
   Step,
   Workflow,
+  WorkflowCancelledError,
   WorkflowContext,
   WorkflowDefinition,
   WorkflowFailedError,
 } from '@kagzi/nestjs';
 import { createTestDatabase, TestDatabase } from './support/database';
-import { bootKagzi, CallCounter, closeAllApps, KagziTestApp, rejectionOf, sql, waitForStatus } from './support/app';
+import { bootKagzi, CallCounter, closeAllApps, KagziTestApp, rejectionOf, sql, waitFor, waitForStatus } from './support/app';
 
 const calls = new CallCounter();
 const failures = new Map<string, { childRunId: string; kind: string; code?: string; message: string }>();
@@ -141,7 +142,8 @@ describe('child workflows', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await handle.cancel('order withdrawn');
-    expect(await handle.status()).toBe('CANCELLED');
+    expect(await rejectionOf(handle.result({ timeout: '10s' }))).toBeInstanceOf(WorkflowCancelledError);
+    await waitFor('children cancelled', async () => (await childrenOf(handle.runId)).every((c) => c.status === 'CANCELLED') || undefined);
     expect((await childrenOf(handle.runId)).map((c) => c.status)).toEqual(['CANCELLED', 'CANCELLED']);
   });
 });

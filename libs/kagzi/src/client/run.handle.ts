@@ -36,15 +36,13 @@ export class RunHandle<O = unknown> implements WorkflowHandle<O> {
    */
   async result(options: { timeout?: Duration } = {}): Promise<O> {
     const timeoutMs = options.timeout === undefined ? undefined : toMilliseconds(options.timeout, 'result() timeout');
-    const waiting = this.deps.waiter.wait(this.runId);
-    const outcome =
-      timeoutMs === undefined
-        ? await waiting.outcome
-        : await withTimeout(waiting.outcome, timeoutMs, () => {
-            waiting.cancel();
-            return new ResultTimeoutError(`Run ${this.runId} did not finish within ${timeoutMs} ms; it goes on, call result() again to keep waiting`);
-          });
-    return this.toResult(outcome);
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    // A run that continued as new completed with the next run's id: follow the chain to its last run.
+    for (let runId = this.runId; ; ) {
+      const outcome = await this.outcomeOf(runId, deadline, timeoutMs);
+      if (outcome.status === 'COMPLETED' && outcome.continued_as) runId = outcome.continued_as;
+      else return this.toResult(runId, outcome);
+    }
   }
 
   async status(): Promise<RunStatus> {
@@ -57,12 +55,21 @@ export class RunHandle<O = unknown> implements WorkflowHandle<O> {
     return this.deps.cancel(this.runId, reason);
   }
 
-  private toResult(outcome: RunOutcomeRow): O {
+  private outcomeOf(runId: string, deadline: number | undefined, timeoutMs: number | undefined): Promise<RunOutcomeRow> {
+    const waiting = this.deps.waiter.wait(runId);
+    if (deadline === undefined) return waiting.outcome;
+    return withTimeout(waiting.outcome, Math.max(0, deadline - Date.now()), () => {
+      waiting.cancel();
+      return new ResultTimeoutError(`Run ${this.runId} did not finish within ${timeoutMs} ms; it goes on, call result() again to keep waiting`);
+    });
+  }
+
+  private toResult(runId: string, outcome: RunOutcomeRow): O {
     if (outcome.status === 'COMPLETED') return this.deps.serializer.decode<O>(outcome.output);
-    if (outcome.status === 'CANCELLED') throw new WorkflowCancelledError(this.runId, outcome.error?.message);
+    if (outcome.status === 'CANCELLED') throw new WorkflowCancelledError(runId, outcome.error?.message);
     const error = rehydrateStepError(
       outcome.error ?? { name: 'StepError', kind: ErrorKind.Unknown, message: 'failed without a recorded error', retryable: false, attempt: 1, stepName: '', occurredAt: new Date().toISOString() },
     );
-    throw new WorkflowFailedError(this.runId, error);
+    throw new WorkflowFailedError(runId, error);
   }
 }

@@ -4,10 +4,9 @@ import { Duration, toMilliseconds } from '../common/duration';
 import { ResolvedKagziOptions, describeIssues } from '../common/resolve-options';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
-import { ErrorKind } from '../errors/error-kind';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { RunNotFoundError } from '../errors/run-not-found.error';
-import { StepError } from '../errors/step.error';
+import { cancelStepError } from '../errors/workflow-cancelled.error';
 import { serializeStepError } from '../errors/step-error.serializer';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
@@ -215,18 +214,19 @@ export class WorkflowClient implements OnApplicationBootstrap {
   }
 
   /**
-   * Cancels a run that has not finished: it will not be claimed again, its worker's signal aborts and
-   * its later writes are refused. Cancelling a finished run changes nothing.
+   * Cancels a run that has not finished, and its children started with onParentClose 'cancel'. The
+   * run's code receives a WorkflowCancelledError at its pending await (a step, sleep, signal wait or
+   * child wait) and may run compensation in `ctx.nonCancellable`; then the run ends CANCELLED. Resolves
+   * once the request is stored, not when the run has ended (await `result()` for that). A run that
+   * cannot run code (never started, or no live worker serves its version) ends CANCELLED at once.
+   * Cancelling a finished run, or one already cancelled, changes nothing.
    */
   async cancel(runId: string, reason?: string): Promise<void> {
     assertRunId(runId);
     if (reason !== undefined && typeof reason !== 'string') throw new InvalidOptionsError(`cancel(): the reason must be a string; got ${typeof reason}`);
-    const error = new StepError(reason ?? 'cancelled', { kind: ErrorKind.Cancelled });
-    error.retryable = false;
-    // Safe to repeat: an attempt whose reply was lost cancelled the run, and the retry then finds it finished.
-    const known = await this.retry.run(`cancel(${runId})`, async () =>
-      (await this.runs.cancelRun(runId, serializeStepError(error))) || (await this.runs.getRunOutcome(runId)) !== undefined,
-    );
+    const error = cancelStepError(reason);
+    // Safe to repeat: a run already asked (or finished) is left as it is.
+    const known = await this.retry.run(`cancel(${runId})`, () => this.runs.cancelRun(runId, serializeStepError(error)));
     if (!known) throw new RunNotFoundError(`No workflow run has id ${runId}`);
   }
 

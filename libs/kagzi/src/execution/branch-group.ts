@@ -1,4 +1,5 @@
 import { ErrorKind } from '../errors/error-kind';
+import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 import { StepError } from '../errors/step.error';
 import { MAX_BRANCHES } from '../common/limits';
 import { UsageError } from '../errors/usage.error';
@@ -6,6 +7,7 @@ import { Branch, Settled } from '../interfaces/workflow.interface';
 import { RunExecution } from './run-execution';
 import { unlimitedListeners } from './run-stop';
 import { FiberGroup } from './run-fibers';
+import { decisionOf, recordDecision } from './group-decision';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 
 
@@ -19,7 +21,8 @@ export type ParallelStrategy = 'fail-fast' | 'collect-all';
 class BranchGroup {
   private readonly controllers: AbortController[];
   private readonly parentSignal: AbortSignal;
-  private readonly onParentAbort = (): void => this.abortAllExcept(undefined, 'The enclosing run or branch was aborted');
+  private readonly onParentAbort = (): void => this.abortAllExcept(undefined, 'The enclosing run or branch was aborted', this.parentSignal.reason);
+  private readonly shielded?: boolean;
   private unsettled: number;
   private readonly fibers: FiberGroup;
 
@@ -29,7 +32,8 @@ class BranchGroup {
     readonly key: string,
     count: number,
   ) {
-    this.parentSignal = parent.branchSignal ?? execution.controller.signal;
+    this.parentSignal = execution.signalOf(parent);
+    this.shielded = parent.shielded;
     this.controllers = Array.from({ length: count }, () => unlimitedListeners(new AbortController()));
     this.unsettled = count;
     this.fibers = execution.fibers.fork(count);
@@ -53,6 +57,7 @@ class BranchGroup {
       execution: this.execution,
       path: `${branchKey}/`,
       inStep: false,
+      shielded: this.shielded,
       group: this.key,
       branch: branchKey,
       branchSignal: this.controllers[slot].signal,
@@ -60,8 +65,10 @@ class BranchGroup {
     return runScopeStorage.run(scope, async () => branch());
   }
 
-  abortAllExcept(winner: number | undefined, reason: string): void {
-    this.controllers.forEach((c, i) => i !== winner && c.abort(new StepError(reason, { kind: ErrorKind.Cancelled })));
+  /** A cancel of the run reaches the branches as itself (a WorkflowCancelledError), anything else as a Cancelled StepError. */
+  abortAllExcept(winner: number | undefined, reason: string, cause?: unknown): void {
+    const error = cause instanceof WorkflowCancelledError ? cause : new StepError(reason, { kind: ErrorKind.Cancelled });
+    this.controllers.forEach((c, i) => i !== winner && c.abort(error));
   }
 }
 
@@ -133,7 +140,7 @@ export async function runRace(
   execution.throwIfStopped(scope);
   const recorded = execution.recorded(key);
   if (!recorded) return raceBranches(execution, scope, branches, key, cancelLosers);
-  const index = execution.decode<{ index: number }>(recorded).index;
+  const index = decisionOf<{ index: number }>(execution, recorded).index;
   if (!Number.isInteger(index) || index < 0 || index >= branches.length) {
     execution.failNonDeterministic(key, 'race', `branch ${index} won it, but the code now passes ${branches.length} branches`);
   }
@@ -155,7 +162,7 @@ function raceBranches(
       if (cancelLosers) group.abortAllExcept(index, `Branch ${index} won ${key}`);
       const settle = (): void => (ok ? resolve({ index, value: outcome }) : reject(outcome));
       if (decided !== undefined) return settle();
-      execution.recordDecision(scope, key, 'race', { index, status: ok ? 'fulfilled' : 'rejected' }).then(
+      recordDecision(execution, scope, key, 'race', { index, status: ok ? 'fulfilled' : 'rejected' }).then(
         // Recorded before by this same lease: cannot happen, unless the code raced on one key twice.
         (earlier) => (earlier ? reject(new UsageError(`${key} was decided twice; each ctx.race() call must be awaited once`)) : settle()),
         reject,

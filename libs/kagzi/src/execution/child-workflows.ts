@@ -18,13 +18,15 @@ import { expectRecorded, RunHost } from './run-host';
 const CHILD_STEP = '$child';
 
 /** What starting and awaiting child runs needs of the parent run (RunExecution). */
-export type ChildHost = Pick<RunHost, 'runId' | 'lease' | 'runs' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'waitForSignal' | 'nameOfWorkflow' | 'handleFor'>;
+export type ChildHost = Pick<RunHost, 'runId' | 'cancelPoint' | 'lease' | 'runs' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'waitForSignal' | 'nameOfWorkflow' | 'handleFor'>;
 
 /** What a child's end sends its parent (signal-parent.sql.ts). */
 interface ChildEnd {
   status: RunStatus;
   output: StoredPayload | null;
   error: SerializedStepError | null;
+  /** The child continued as new: its chain goes on in this run. */
+  continuedAs?: string | null;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function startChild<O>(run: ChildHost, scope: RunScope, workflow: W
     expectRecorded(run, key, recorded, { kind: 'CHILD', name, what: (other) => `a child of workflow "${other}"` });
     return run.handleFor<O>(run.serializer.decode<string>(recorded.output));
   }
+  await run.cancelPoint(scope);
   const { text } = run.serializer.encode(input, `input of child workflow "${name}"`);
   const idempotencyKey = options.idempotencyKey ?? `${run.runId}/${key}`;
   const child = { id: randomUUID(), name, version: options.version, input: text, idempotencyKey, delayMs: 0, parent: { runId: run.runId, onParentClose } };
@@ -67,10 +70,16 @@ export async function startChild<O>(run: ChildHost, scope: RunScope, workflow: W
  */
 export async function executeChild<O>(run: ChildHost, scope: RunScope, workflow: WorkflowRef<unknown, O>, input: unknown, options: ChildOptions = {}): Promise<O> {
   const handle = await startChild<O>(run, scope, workflow, input, options);
-  const end = (await run.waitForSignal<ChildEnd>(scope, `${CHILD_END_SIGNAL_PREFIX}${handle.runId}`)) as ChildEnd;
+  let childId = handle.runId;
+  let end = (await run.waitForSignal<ChildEnd>(scope, `${CHILD_END_SIGNAL_PREFIX}${childId}`)) as ChildEnd;
+  // A child that continued as new ends with its chain's last run.
+  while (end.status === 'COMPLETED' && end.continuedAs) {
+    childId = end.continuedAs;
+    end = (await run.waitForSignal<ChildEnd>(scope, `${CHILD_END_SIGNAL_PREFIX}${childId}`)) as ChildEnd;
+  }
   if (end.status === 'COMPLETED') return run.serializer.decode<O>(end.output);
   const error = rehydrateStepError(
     end.error ?? { name: 'StepError', kind: ErrorKind.Unknown, message: `the child run ended ${end.status}`, retryable: false, attempt: 1, stepName: '', occurredAt: new Date().toISOString() },
   );
-  throw new ChildWorkflowFailedError(handle.runId, error);
+  throw new ChildWorkflowFailedError(childId, error);
 }

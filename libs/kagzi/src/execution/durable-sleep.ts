@@ -6,7 +6,7 @@ import { RunHost } from './run-host';
 const SLEEP_STEP = '$sleep';
 
 /** What a durable sleep needs of its run (RunExecution). */
-export type SleepHost = Pick<RunHost, 'lease' | 'fibers' | 'runs' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
+export type SleepHost = Pick<RunHost, 'lease' | 'fibers' | 'cancel' | 'cancelPoint' | 'signalOf' | 'runs' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
 
 /**
  * `ctx.sleep`: the wake-up time is recorded once, so a replay waits for the same instant. The run parks
@@ -22,9 +22,10 @@ export async function durableSleep(run: SleepHost, scope: RunScope, duration: Du
   if (recorded) {
     if (recorded.kind !== 'SLEEP') run.failNonDeterministic(key, SLEEP_STEP, `a step "${recorded.step_name}" was recorded there`);
     const wakeAt = run.serializer.decode<Date>(recorded.output);
-    if (wakeAt.getTime() > Date.now()) await run.waitUntil(scope, wakeAt, 'waiting for a sleep to end');
+    if (!run.cancel.sleepEnded(scope, wakeAt)) await waitOut(run, scope, wakeAt, () => run.waitUntil(scope, wakeAt, 'waiting for a sleep to end'));
     return;
   }
+  await run.cancelPoint(scope);
   if (ms <= 0) return;
   const wakeAt = new Date(Date.now() + ms);
   const sleep = { key, output: run.serializer.encode(wakeAt, 'sleep wake-up time').text, ...run.placement(scope) };
@@ -35,5 +36,12 @@ export async function durableSleep(run: SleepHost, scope: RunScope, duration: Du
   }
   const outcome = await run.write('recording a sleep', () => run.runs.recordMarker(run.lease, { ...sleep, name: 'sleep', kind: 'SLEEP' }));
   if (outcome.kind === 'lost') run.loseLease('its sleep could not be recorded');
-  await run.fibers.block(wakeAt, scope.branchSignal);
+  await waitOut(run, scope, wakeAt, () => run.fibers.block(wakeAt, run.signalOf(scope)));
+}
+
+/** Waits for a sleep's end; a cancel delivered meanwhile rejects it unless the sleep had ended by the cut. */
+async function waitOut(run: SleepHost, scope: RunScope, wakeAt: Date, wait: () => Promise<void>): Promise<void> {
+  await run.cancelPoint(scope);
+  await wait();
+  if (!run.cancel.sleepEnded(scope, wakeAt)) await run.cancelPoint(scope);
 }

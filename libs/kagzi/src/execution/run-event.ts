@@ -7,7 +7,7 @@ import { expectRecorded, RunHost } from './run-host';
 const EVENT_STEP = '$event';
 
 /** What setting an event needs of its run (RunExecution). */
-export type EventHost = Pick<RunHost, 'lease' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
+export type EventHost = Pick<RunHost, 'lease' | 'cancelPoint' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
 
 /**
  * `ctx.setEvent`: stores `value` as the latest of `key` for clients (`client.getEvent`), recorded like a
@@ -25,6 +25,7 @@ export async function setRunEvent(run: EventHost, events: EventStore, scope: Run
     expectRecorded(run, stepKey, recorded, { kind: 'EVENT', name: key, what: (other) => `a set of event "${other}"` });
     return;
   }
+  await run.cancelPoint(scope);
   const { text } = run.serializer.encode(value === undefined ? null : value, `value of event "${key}"`);
   const outcome = await run.write(`setting event "${key}"`, () => events.set(run.lease, { stepKey, key, value: text, ...run.placement(scope) }));
   if (outcome === 'lost') run.loseLease(`its set of event "${key}" was refused`);

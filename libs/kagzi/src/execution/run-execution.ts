@@ -3,9 +3,7 @@ import type { WorkflowHandle } from '../client/workflow.handle';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { Duration } from '../common/duration';
 import { ClassifyErrorHook } from '../errors/error-classifier';
-import { ErrorKind } from '../errors/error-kind';
-import { LeaseLostError } from '../errors/lease-lost.error';
-import { PermanentError, StepError } from '../errors/step.error';
+import { StepError } from '../errors/step.error';
 import { toStepError } from '../errors/step-error.serializer';
 import { RunStore } from '../persistence/run.store';
 import { Lease, StepPlacement } from '../persistence/store.types';
@@ -18,10 +16,12 @@ import { RunFibers } from './run-fibers';
 import { RunHost } from './run-host';
 import { RunScope } from './run-scope.storage';
 import { ExecutionStop, RunStop } from './run-stop';
+import { DeliveredCancel, RunCancel } from './run-cancel';
 import { RunWriter } from './run-writer';
 import { durableSleep } from './durable-sleep';
 import { waitForSignal } from './signal-wait';
 import { setRunEvent } from './run-event';
+import { continueAsNew } from './continue-as-new';
 import { StepDefinition } from './step-definition';
 import { StepExecutor } from './step.executor';
 
@@ -56,6 +56,8 @@ export class RunExecution implements RunHost {
   readonly defaultRetry: RetryPolicy;
   readonly logger: Logger;
   private readonly stop: RunStop;
+  /** A cancel of the run as its code receives it. */
+  readonly cancel: RunCancel;
   private readonly writer: RunWriter;
   private readonly steps: StepExecutor;
 
@@ -69,6 +71,16 @@ export class RunExecution implements RunHost {
     ({ runs: this.runs, signals: this.signals, serializer: this.serializer, defaultRetry: this.defaultRetry, logger: this.logger } = deps);
     this.fibers = new RunFibers((due, forSignal) => this.parkWhenIdle(due, forSignal));
     this.stop = new RunStop(lease.runId, () => this.fibers.dispose());
+    this.cancel = new RunCancel(lease.runId, this.stop.controller.signal, {
+      // Not while the run is being parked (the park makes it due at once, see cancel-pending.sql.ts) or stopped here.
+      mayDeliver: () => !this.stop.reason && !this.fibers.parking,
+      hold: () => this.fibers.hold(),
+      store: async (cutAt) => {
+        const delivered = await this.writer.write('delivering a cancel', () => this.deps.runs.deliverCancel(this.lease, cutAt));
+        if (!delivered && !this.stop.reason) this.loseLease('its cancel could not be delivered');
+        return delivered;
+      },
+    });
     this.writer = new RunWriter(lease.runId, this.stop, deps.logger);
     this.steps = new StepExecutor(this);
   }
@@ -81,11 +93,22 @@ export class RunExecution implements RunHost {
     return this.stop.controller;
   }
 
-  /** Settles when the execution stops before the workflow returns (parked, lost, failed fatally). */
+  signalOf(scope: RunScope): AbortSignal {
+    return this.cancel.signalOf(scope);
+  }
+  cancelPoint(scope: RunScope): Promise<void> | undefined {
+    return this.cancel.known ? this.cancel.point(scope) : undefined;
+  }
+
+  /** A cancel was requested (notification, heartbeat, or the claim with the cut stored earlier, if any). */
+  deliverCancel(stored?: DeliveredCancel): void {
+    this.cancel.deliver(stored);
+  }
+
+  /** Settles when the execution stops before the workflow returns (parked, lost, failed fatally, continued). */
   get stopped(): Promise<ExecutionStop> {
     return this.stop.stopped;
   }
-
   get stopReason(): ExecutionStop | undefined {
     return this.stop.reason;
   }
@@ -104,6 +127,15 @@ export class RunExecution implements RunHost {
 
   handleFor<O>(runId: string): WorkflowHandle<O> {
     return this.deps.client.getHandle<O>(runId);
+  }
+
+  continueAsNew(scope: RunScope, input: unknown): Promise<never> {
+    return continueAsNew(this, scope, input);
+  }
+
+  /** The run ended here by continuing as `nextRunId`: its other strands stop. */
+  continued(nextRunId: string): void {
+    this.stop.finish({ kind: 'continued', nextRunId });
   }
 
   setEvent(scope: RunScope, key: string, value: unknown): Promise<void> {
@@ -137,26 +169,9 @@ export class RunExecution implements RunHost {
     return durableSleep(this, scope, duration);
   }
 
-  /**
-   * Records a group's decision (a race's winner) durably. Returns the decision recorded earlier if
-   * there was one (it wins), else undefined.
-   */
-  async recordDecision(scope: RunScope, key: string, name: string, decision: unknown): Promise<StoredStepRow | undefined> {
-    const output = this.deps.serializer.encode(decision, `decision of ${name}`).text;
-    const outcome = await this.write(`recording ${name} (${key})`, () =>
-      this.deps.runs.recordMarker(this.lease, { key, name, kind: 'GROUP', output, ...this.placement(scope) }),
-    );
-    if (outcome.kind === 'lost') this.loseLease(`its record of ${name} (${key}) was refused`);
-    return outcome.kind === 'exists' ? outcome.step : undefined;
-  }
-
   /** The stored record under `key`, if any (steps, sleeps and group decisions). */
   recorded(key: string): StoredStepRow | undefined {
     return this.stored.get(key);
-  }
-
-  decode<T>(row: StoredStepRow): T {
-    return this.deps.serializer.decode<T>(row.output);
   }
 
   /** Throws if the run (or the branch of `scope`) was stopped: no new work may start. */
@@ -171,7 +186,8 @@ export class RunExecution implements RunHost {
 
   /** One write for the run, retried through a database blip while the run is held (see {@link RunWriter}). */
   write<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return this.writer.write(what, fn);
+    const barrier = this.cancel.barrier;
+    return barrier ? barrier.then(() => this.writer.write(what, fn)) : this.writer.write(what, fn);
   }
 
   /** Waits until `wakeAt` with nothing to record: parks the run if nothing else can progress. */
@@ -181,7 +197,7 @@ export class RunExecution implements RunHost {
       const due = this.fibers.earliest(wakeAt);
       return this.parkNow(due, what, () => this.deps.runs.parkRun(this.lease, due));
     }
-    await this.fibers.block(wakeAt, scope.branchSignal);
+    await this.fibers.block(wakeAt, this.signalOf(scope));
   }
 
   /**
@@ -201,6 +217,7 @@ export class RunExecution implements RunHost {
   async endOfTurn(scope: RunScope): Promise<void> {
     await this.fibers.settle();
     this.throwIfStopped(scope);
+    await this.cancelPoint(scope);
     if (this.fibers.parking) await this.never();
   }
 
@@ -214,22 +231,11 @@ export class RunExecution implements RunHost {
     return scope.group === undefined ? {} : { group: scope.group, branch: scope.branch };
   }
 
-  /** Fails the run: the code no longer matches its recorded history at `key`. */
   failNonDeterministic(key: string, name: string, what: string): never {
-    const error = new PermanentError(
-      `Non-determinism in run ${this.runId}: step "${name}" (key ${key}) no longer matches the recorded history: ${what}. ` +
-        'Workflow code must make the same step calls with the same arguments on every replay; ship changed logic as a new workflow version.',
-      { kind: ErrorKind.NonDeterminism, code: 'KAGZI_NON_DETERMINISM' },
-    );
-    error.stepName = name;
-    this.stop.finish({ kind: 'fatal', error });
-    throw error;
+    return this.stop.failNonDeterministic(key, name, what);
   }
-
   loseLease(why: string): never {
-    this.deps.logger.warn(`Run ${this.runId}: lease lost, stopping it locally: ${why}`);
-    this.stop.finish({ kind: 'lost', reason: why });
-    throw new LeaseLostError(`Run ${this.runId} is no longer owned by this worker: ${why}`);
+    return this.stop.loseLease(why, this.logger);
   }
 
   /** Every strand is blocked (asleep, backing off, waiting for a signal): park until the earliest wake-up. */

@@ -2,6 +2,7 @@ import { MAX_DATE_MS } from '../common/limits';
 import { setLongTimeout, LongTimer } from '../common/long-timer';
 import { ErrorKind } from '../errors/error-kind';
 import { StepError } from '../errors/step.error';
+import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 
 /** The strands of one parallel group, as the fibers count them. */
 export interface FiberGroup {
@@ -33,6 +34,8 @@ export class RunFibers {
   private readonly blocked = new Map<Blocked, { resolve(): void; reject(err: unknown): void }>();
   private parkingStarted = false;
   private idleCheck?: NodeJS.Immediate;
+  /** While held (a cancel being delivered), the run is not parked. */
+  private holds = 0;
 
   constructor(private readonly onIdle: (dueAt: Date, forSignal: boolean) => void) {}
 
@@ -42,7 +45,19 @@ export class RunFibers {
    * record its retry).
    */
   canPark(own = 0): boolean {
-    return !this.parkingStarted && this.live === 1 && this.executing === own;
+    return !this.parkingStarted && this.holds === 0 && this.live === 1 && this.executing === own;
+  }
+
+  /** Keeps the run from being parked until the returned function (idempotent) is called. */
+  hold(): () => void {
+    this.holds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.holds--;
+      this.scheduleIdleCheck();
+    };
   }
 
   get parking(): boolean {
@@ -116,7 +131,9 @@ export class RunFibers {
         return true;
       };
       const onAbort = (): void => {
-        if (release()) reject(new StepError('The branch was aborted while it waited', { kind: ErrorKind.Cancelled, cause: signal?.reason }));
+        if (!release()) return;
+        const reason: unknown = signal?.reason;
+        reject(reason instanceof WorkflowCancelledError ? reason : new StepError('The branch was aborted while it waited', { kind: ErrorKind.Cancelled, cause: reason }));
       };
       entry.timer = setLongTimeout(() => release() && resolve(), wakeAt.getTime() - Date.now());
       this.blocked.set(entry, { resolve, reject });
@@ -141,7 +158,7 @@ export class RunFibers {
   }
 
   private checkIdle(): void {
-    if (this.live > 0 || this.executing > 0 || this.parkingStarted || this.blocked.size === 0) return;
+    if (this.live > 0 || this.executing > 0 || this.holds > 0 || this.parkingStarted || this.blocked.size === 0) return;
     const due = this.earliest(new Date(MAX_DATE_MS));
     const forSignal = [...this.blocked.keys()].some((b) => b.forSignal);
     this.startParking();

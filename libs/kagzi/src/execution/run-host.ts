@@ -10,6 +10,7 @@ import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { RunFibers } from './run-fibers';
 import { RunScope } from './run-scope.storage';
+import type { RunCancel } from './run-cancel';
 
 /**
  * What the durable operations of a run (steps, sleeps, signal waits, events, children) use of the run
@@ -22,7 +23,14 @@ export interface RunHost {
   readonly version: number;
   readonly lease: Lease;
   readonly fibers: RunFibers;
+  /** The run's stops in this worker (lost lease, fatal error, parked). */
   readonly controller: AbortController;
+  /** A cancel of the run as its code receives it. */
+  readonly cancel: Pick<RunCancel, 'known' | 'sleepEnded'>;
+  /** The signal the operations of `scope` follow: the cancel outside `nonCancellable`, and the run's stops. */
+  signalOf(scope: RunScope): AbortSignal;
+  /** Rejects with the run's cancel where an operation of `scope` would start new work; undefined when no cancel is known. */
+  cancelPoint(scope: RunScope): Promise<void> | undefined;
   readonly runs: RunStore;
   readonly signals: SignalStore;
   readonly serializer: PayloadSerializer;

@@ -13,6 +13,8 @@ export interface RunScope {
   readonly path: string;
   /** Inside a step body nested step calls are plain calls: the outer step is the unit of memoization. */
   readonly inStep: boolean;
+  /** Inside `ctx.nonCancellable`: a cancel does not reach the operations of this scope. */
+  readonly shielded?: boolean;
   /** Inside a step body: aborted when the attempt times out or the run stops in this worker. */
   readonly attemptSignal?: AbortSignal;
   /** Inside a step body: which run, step and attempt (read by stepInfo()). */

@@ -1,13 +1,16 @@
 import { setMaxListeners } from 'node:events';
+import { Logger } from '@nestjs/common';
 import { ErrorKind } from '../errors/error-kind';
 import { LeaseLostError } from '../errors/lease-lost.error';
-import { StepError } from '../errors/step.error';
+import { PermanentError, StepError } from '../errors/step.error';
+import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 
 /** Why the workflow function stopped before returning: it is abandoned, never resumed in this process. */
 export type ExecutionStop =
   | { kind: 'suspended'; wakeAt: Date }
   | { kind: 'lost'; reason: string }
-  | { kind: 'fatal'; error: StepError };
+  | { kind: 'fatal'; error: StepError }
+  | { kind: 'continued'; nextRunId: string };
 
 /**
  * Whether one execution of a run may go on in this worker, and why not. The first stop wins; the
@@ -36,7 +39,7 @@ export class RunStop {
     if (this.current) return;
     this.current = stop;
     this.onStop();
-    if (stop.kind !== 'suspended') this.controller.abort(stop.kind === 'fatal' ? stop.error : new LeaseLostError(stop.reason));
+    if (stop.kind !== 'suspended') this.controller.abort(abortReason(stop));
     this.resolveStop(stop);
   }
 
@@ -51,7 +54,27 @@ export class RunStop {
     if (this.abandoned !== undefined) return this.abandoned;
     const stop = this.current;
     if (stop?.kind === 'lost') return stop.reason;
+    if (stop?.kind === 'continued') return 'the run continued as new';
     return stop?.kind === 'suspended' ? 'the run was parked' : undefined;
+  }
+
+  /** Fails the run: the code no longer matches its recorded history at `key`. */
+  failNonDeterministic(key: string, name: string, what: string): never {
+    const error = new PermanentError(
+      `Non-determinism in run ${this.runId}: step "${name}" (key ${key}) no longer matches the recorded history: ${what}. ` +
+        'Workflow code must make the same step calls with the same arguments on every replay; ship changed logic as a new workflow version.',
+      { kind: ErrorKind.NonDeterminism, code: 'KAGZI_NON_DETERMINISM' },
+    );
+    error.stepName = name;
+    this.finish({ kind: 'fatal', error });
+    throw error;
+  }
+
+  /** A write of the run was refused: this worker no longer holds it. */
+  loseLease(why: string, logger: Pick<Logger, 'warn'>): never {
+    logger.warn(`Run ${this.runId}: lease lost, stopping it locally: ${why}`);
+    this.finish({ kind: 'lost', reason: why });
+    throw new LeaseLostError(`Run ${this.runId} is no longer owned by this worker: ${why}`);
   }
 
   /** Throws if the run (or the branch whose signal is given) was stopped: no new work may start. */
@@ -59,12 +82,19 @@ export class RunStop {
     const stop = this.current;
     if (stop) {
       if (stop.kind === 'fatal') throw stop.error;
-      throw new LeaseLostError(`Run ${this.runId} stopped in this worker (${stop.kind === 'lost' ? stop.reason : 'suspended'})`);
+      throw new LeaseLostError(`Run ${this.runId} stopped in this worker (${stop.kind === 'lost' ? stop.reason : stop.kind})`);
     }
     if (branchSignal?.aborted) {
+      if (branchSignal.reason instanceof WorkflowCancelledError) throw branchSignal.reason;
       throw new StepError('The branch was aborted (another branch failed or won the race)', { kind: ErrorKind.Cancelled, cause: branchSignal.reason });
     }
   }
+}
+
+function abortReason(stop: Exclude<ExecutionStop, { kind: 'suspended' }>): Error {
+  if (stop.kind === 'fatal') return stop.error;
+  if (stop.kind === 'lost') return new LeaseLostError(stop.reason);
+  return new StepError(`The run continued as new run ${stop.nextRunId}`, { kind: ErrorKind.Cancelled });
 }
 
 /** Every concurrent step attempt and child group listens to its parent's signal: no listener cap. */

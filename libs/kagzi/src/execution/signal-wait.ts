@@ -11,7 +11,7 @@ const NO_DEADLINE = new Date('9999-12-31T00:00:00.000Z');
 const RECHECK_MS = 1_000;
 
 /** What a signal wait needs of its run (RunExecution). */
-export type SignalHost = Pick<RunHost, 'lease' | 'fibers' | 'signals' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'endOfTurn' | 'parkNow' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'noteSignalsSeen'>;
+export type SignalHost = Pick<RunHost, 'lease' | 'fibers' | 'signalOf' | 'cancelPoint' | 'signals' | 'serializer' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'write' | 'endOfTurn' | 'parkNow' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'noteSignalsSeen'>;
 
 /**
  * `ctx.waitForSignal`: the oldest unconsumed signal of `name`, consumed and recorded in one statement
@@ -37,6 +37,7 @@ export async function waitForSignal<T>(run: SignalHost, scope: RunScope, name: s
   const timeoutOutput = run.serializer.encode(undefined, 'signal timeout').text;
   let pendingRecorded = recorded !== undefined;
   for (;;) {
+    await run.cancelPoint(scope);
     const timedOut = deadline !== null && deadline.getTime() <= Date.now();
     const take = await run.write(`waiting for signal "${name}"`, () => run.signals.take(run.lease, { key, name, timedOut, timeoutOutput, ...placed }));
     if (take.kind === 'lost') run.loseLease(`its wait for signal "${name}" was refused`);
@@ -52,6 +53,6 @@ export async function waitForSignal<T>(run: SignalHost, scope: RunScope, name: s
       await run.write(`recording a wait for signal "${name}"`, () => run.signals.recordWait(run.lease, { key, name, deadline, ...placed }));
       pendingRecorded = true;
     }
-    await run.fibers.block(new Date(Math.min(wakeAt.getTime(), Date.now() + RECHECK_MS)), scope.branchSignal, true);
+    await run.fibers.block(new Date(Math.min(wakeAt.getTime(), Date.now() + RECHECK_MS)), run.signalOf(scope), true);
   }
 }

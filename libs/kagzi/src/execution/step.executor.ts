@@ -1,6 +1,7 @@
 import { withTimeout } from '../common/timeout';
 import { ErrorKind } from '../errors/error-kind';
 import { SerializedStepError, StepError, TransientError } from '../errors/step.error';
+import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 import { rehydrateStepError, serializeStepError } from '../errors/step-error.serializer';
 import { StoredStepRow } from '../persistence/run.rows';
 import { hashArguments, unstorableValueError } from './payload.serializer';
@@ -21,7 +22,7 @@ interface FailedAttempt {
 type Attempted<T> = { done: true; value: T } | { done: false; firstStartedAt: Date };
 
 /** What a step call needs of the run it belongs to (RunExecution). */
-export type StepHost = Pick<RunHost, 'runId' | 'workflowName' | 'version' | 'lease' | 'fibers' | 'controller' | 'runs' | 'serializer' | 'defaultRetry' | 'logger' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'toStepError' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'never' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
+export type StepHost = Pick<RunHost, 'runId' | 'workflowName' | 'version' | 'lease' | 'fibers' | 'signalOf' | 'cancelPoint' | 'runs' | 'serializer' | 'defaultRetry' | 'logger' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'toStepError' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'never' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
 
 /**
  * One `@Step` call inside a run: replayed from its record, or executed attempt after attempt until
@@ -44,6 +45,7 @@ export class StepExecutor {
     if (recorded) {
       this.checkRecorded(key, def.name, argsHash, recorded);
       if (recorded.status !== 'RUNNING') return this.replay<T>(recorded);
+      await run.cancelPoint(scope);
       // Waiting for a retry: the count goes on; a run woken early (handed back) waits again.
       attempt = recorded.attempts + 1;
       const nextAt = recorded.next_attempt_at;
@@ -61,22 +63,31 @@ export class StepExecutor {
     scope: RunScope, def: StepDefinition, key: string, argsHash: string, body: () => unknown, attempt: number, firstStartedAt: Date | undefined,
   ): Promise<Attempted<T>> {
     const run = this.run;
+    await run.cancelPoint(scope);
     if (run.fibers.parking) return run.never();
     // From here until its outcome is recorded, this attempt keeps the run from being parked.
     const executing = run.fibers.stepStarted();
     const startedAt = new Date();
     const controller = new AbortController();
-    // A branch's signal already follows the run's, so one listener suffices.
-    const parent = scope.branchSignal ?? run.controller.signal;
-    const abortAttempt = (): void => controller.abort(parent.reason);
+    // A branch's signal already follows the run's (and its cancel), so one listener suffices.
+    const parent = run.signalOf(scope);
+    let cancelled!: (error: unknown) => void;
+    // A cancel rejects the await at once; the body, told by its signal, is left to end on its own.
+    const cancel = new Promise<never>((_, reject) => (cancelled = reject));
+    const abortAttempt = (): void => {
+      controller.abort(parent.reason);
+      if (parent.reason instanceof WorkflowCancelledError) cancelled(parent.reason);
+    };
     parent.addEventListener('abort', abortAttempt, { once: true });
     const place = { scope, key, name: def.name, argsHash, startedAt, attempt };
     try {
       let value: unknown;
       try {
-        value = await this.invoke(scope, def, key, body, controller, attempt);
+        value = await Promise.race([this.invoke(scope, def, key, body, controller, attempt), cancel]);
       } catch (err: unknown) {
         run.throwIfStopped(scope);
+        // Cancelled (or its body failed once the cancel was known): nothing of this attempt is recorded.
+        await run.cancelPoint(scope);
         const error = run.toStepError(err, { stepName: def.name, attempt });
         const policy = def.retry ?? run.defaultRetry;
         const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
@@ -91,6 +102,7 @@ export class StepExecutor {
         return { done: false, firstStartedAt: first };
       }
       run.throwIfStopped(scope);
+      await run.cancelPoint(scope);
       let text: string;
       try {
         text = run.serializer.encode(value, `output of step "${def.name}"`).text;
@@ -120,7 +132,7 @@ export class StepExecutor {
     const recorded = await run.write(what, () => run.runs.scheduleRetry(run.lease, placed));
     if (!recorded) run.loseLease(`its record of attempt ${step.attempt} of step "${step.name}" was refused`);
     executing();
-    await run.fibers.block(step.nextAttemptAt, scope.branchSignal);
+    await run.fibers.block(step.nextAttemptAt, run.signalOf(scope));
   }
 
   /** Runs the body in the step's scope; with a timeout, the attempt fails (and its signal aborts) when it expires. */

@@ -25,7 +25,15 @@ export class WorkflowContextImpl implements WorkflowContext {
   }
 
   get signal(): AbortSignal {
-    return this.execution.controller.signal;
+    return this.execution.cancel.controller.signal;
+  }
+
+  async nonCancellable<T>(fn: () => Promise<T>): Promise<T> {
+    const scope = this.scope();
+    if (scope.inStep) throw new UsageError('ctx.nonCancellable() was called inside a step body; call it from the workflow code around the steps to protect.');
+    if (typeof fn !== 'function') throw new UsageError(`ctx.nonCancellable() expects a function, e.g. ctx.nonCancellable(() => this.refund(order)); got ${typeof fn}`);
+    // Same path, so wrapping existing calls keeps their keys; no branch signal, so nothing aborts them but the run's stops.
+    return runScopeStorage.run({ ...scope, shielded: true, branchSignal: undefined }, async () => fn());
   }
 
   sleep(duration: Duration): Promise<void> {
@@ -42,6 +50,10 @@ export class WorkflowContextImpl implements WorkflowContext {
 
   executeChild<I, O>(workflow: WorkflowRef<I, O>, input: I, options?: ChildOptions): Promise<O> {
     return executeChild<O>(this.execution, this.scope(), workflow as WorkflowRef<unknown, O>, input, options);
+  }
+
+  continueAsNew(input: unknown): Promise<never> {
+    return this.execution.continueAsNew(this.scope(), input);
   }
 
   setEvent(key: string, value: unknown): Promise<void> {

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
 import { PermanentError, StepError } from '../errors/step.error';
+import { cancelStepError, WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 import { serializeStepError, toStepError } from '../errors/step-error.serializer';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { RunStore } from '../persistence/run.store';
@@ -61,6 +62,8 @@ export class WorkflowRunner {
     }
     // Epoch 1 is the first claim ever, so there is nothing recorded to load.
     if (claim.lease.epoch > 1) await execution.restore();
+    // A cancel requested before this claim: delivered at the code's first pending await (its cut kept if stored).
+    if (claim.cancel) execution.deliverCancel(claim.cancel.cutAt && { cutAt: claim.cancel.cutAt, reason: claim.cancel.reason });
     let input: unknown;
     try {
       input = this.serializer.decode(claim.input);
@@ -76,6 +79,9 @@ export class WorkflowRunner {
     const stop = execution.stopReason;
     if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
     const settled = first as Outcome;
+    const cancelled = execution.cancel.deliveredError;
+    // After a delivered cancel the run ends CANCELLED, unless its code failed otherwise (a compensation that failed).
+    if (cancelled && (settled.kind === 'returned' || settled.error instanceof WorkflowCancelledError)) return this.end(execution, 'CANCELLED', null, cancelStepError(cancelled.reason));
     if (settled.kind === 'threw') {
       return this.fail(execution, toStepError(settled.error, { stepName: `${claim.workflowName}.run`, attempt: 1 }, this.classifyError));
     }
@@ -85,9 +91,15 @@ export class WorkflowRunner {
     } catch (err: unknown) {
       return this.fail(execution, unstorableValueError(err, `${claim.workflowName}.run`, 1));
     }
-    const written = await execution.write('recording its completion', () => this.runs.finishRun(execution.lease, 'COMPLETED', text, null));
-    if (!written) return this.lost(execution, 'its completion was refused');
-    this.logger.debug?.(`Run ${execution.runId} (${claim.workflowName} v${claim.version}) completed`);
+    return this.end(execution, 'COMPLETED', text, null);
+  }
+
+  private async end(execution: RunExecution, status: 'COMPLETED' | 'CANCELLED', output: string | null, error: StepError | null): Promise<'finished' | ExecutionStop> {
+    const stored = error && serializeStepError(error);
+    const written = await execution.write(`recording its end (${status})`, () => this.runs.finishRun(execution.lease, status, output, stored));
+    if (!written) return this.lost(execution, `its end (${status}) was refused`);
+    if (status === 'CANCELLED') this.logger.log(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) cancelled${error ? `: ${error.message}` : ''}`);
+    else this.logger.debug?.(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) completed`);
     return 'finished';
   }
 

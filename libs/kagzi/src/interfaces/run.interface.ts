@@ -50,6 +50,12 @@ export interface RunDetails {
   parentRunId?: string;
   /** The runs this one started as children, oldest first. */
   children: RunSummary[];
+  /** The run ended with ctx.continueAsNew: the next run of its chain (`result()` follows it). */
+  continuedAs?: string;
+  /** The run was started by ctx.continueAsNew of this one. */
+  continuedFrom?: string;
+  /** A cancel was requested then; the status stays live until the run's code has handled it. */
+  cancelRequestedAt?: Date;
 }
 
 export interface SignalDetails {

@@ -8,7 +8,7 @@ export interface WorkflowContext {
   readonly runId: string;
   readonly workflowName: string;
   readonly version: number;
-  /** Aborted on cancel, on drain timeout, and when this worker loses the run's lease. */
+  /** Aborted when a cancel is delivered, on drain timeout, and when this worker loses the run's lease. */
   readonly signal: AbortSignal;
   /** Durable sleep: survives restarts and frees the worker slot while it waits. */
   sleep(duration: Duration): Promise<void>;
@@ -50,6 +50,21 @@ export interface WorkflowContext {
    * The losers are aborted, unless `cancelLosers: false` lets them run on to their end.
    */
   race<const T extends readonly Branch[]>(branches: T, options?: RaceOptions): Promise<RaceResult<T>>;
+  /**
+   * Runs `fn` shielded from a cancel of the run: its steps, sleeps, signal waits and children run as
+   * usual after a cancel (compensation). Outside it, a cancel rejects every durable operation that has
+   * not already completed with a WorkflowCancelledError (the one pending when the cancel came, and
+   * every later one); after the workflow returns or throws, the run ends CANCELLED. Keys are those the
+   * calls would have without it, so wrapping existing calls is replay-safe.
+   */
+  nonCancellable<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Ends this run COMPLETED (its `continuedAs` the new run's id) and starts the same workflow and
+   * version afresh with `input` and an empty history, in one statement: long loops without an
+   * unbounded history. `result()` of any run in the chain follows it to the last run's outcome.
+   * Never resolves: the code after it does not run.
+   */
+  continueAsNew(input: unknown): Promise<never>;
 }
 
 export interface RaceOptions {

@@ -18,7 +18,8 @@ export interface FinishedNotice {
 /**
  * One LISTEN connection per process. `wakeup` (payload: workflow name) wakes idle workers when a run
  * becomes due; `finished` (payload: run id and status, see notify-finished.sql.ts) wakes result waiters
- * and tells a worker its run was cancelled; `event` (payload: run id and key) wakes `getEvent` waiters.
+ * and tells a worker its run ended elsewhere; `cancel` (payload: run id) tells a worker to deliver a
+ * cancel to a run it holds; `event` (payload: run id and key) wakes `getEvent` waiters.
  * Notifications are a latency optimisation only: every waiter also polls, so a dropped connection
  * delays work but never loses it.
  */
@@ -49,6 +50,12 @@ export class NotificationListener {
     return () => this.events.off('finished', listener);
   }
 
+  /** A cancel was requested for a RUNNING run (see cancel-run.sql.ts); its worker delivers it. */
+  onCancel(listener: (runId: string) => void): () => void {
+    this.events.on('cancel', listener);
+    return () => this.events.off('cancel', listener);
+  }
+
   /** A run set the event `key` (see set-event.sql.ts). */
   onEvent(listener: (runId: string, key: string) => void): () => void {
     this.events.on('event', listener);
@@ -71,11 +78,16 @@ export class NotificationListener {
     const wakeup = notificationChannel(this.db.schema, 'wakeup');
     const finishedChannel = notificationChannel(this.db.schema, 'finished');
     const eventChannel = notificationChannel(this.db.schema, 'event');
+    const cancelChannel = notificationChannel(this.db.schema, 'cancel');
     const client = new Client({ connectionString: this.db.url });
     client.on('notification', (msg) => {
       const payload = msg.payload ?? '';
       if (msg.channel === wakeup) {
         this.events.emit('wakeup', payload);
+        return;
+      }
+      if (msg.channel === cancelChannel) {
+        this.events.emit('cancel', payload);
         return;
       }
       if (msg.channel === eventChannel) {
@@ -89,7 +101,7 @@ export class NotificationListener {
     client.on('error', (err: unknown) => this.scheduleReconnect(client, err));
     client.on('end', () => this.scheduleReconnect(client, new Error('connection ended')));
     await client.connect();
-    await client.query(`listen "${wakeup}"; listen "${finishedChannel}"; listen "${eventChannel}"`);
+    await client.query(`listen "${wakeup}"; listen "${finishedChannel}"; listen "${eventChannel}"; listen "${cancelChannel}"`);
     this.client = client;
   }
 

@@ -51,6 +51,9 @@ export function toRunDetails(
   if (run.error) details.error = run.error;
   if (run.completed_at !== null) details.completedAt = run.completed_at;
   if (run.parent_run_id) details.parentRunId = run.parent_run_id;
+  if (run.continued_as) details.continuedAs = run.continued_as;
+  if (run.continued_from) details.continuedFrom = run.continued_from;
+  if (run.cancel_requested_at) details.cancelRequestedAt = run.cancel_requested_at;
   return details;
 }
 

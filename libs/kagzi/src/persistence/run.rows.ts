@@ -9,6 +9,9 @@ export interface ClaimedRunRow {
   workflow_version: number;
   input: StoredPayload | null;
   lease_epoch: number;
+  cancel_requested_at: Date | null;
+  cancel_cut_at: Date | null;
+  cancel_reason: string | null;
 }
 
 export interface StoredStepRow {
@@ -38,6 +41,8 @@ export interface RunOutcomeRow {
   status: RunStatus;
   output: StoredPayload | null;
   error: SerializedStepError | null;
+  /** Set on a run that ended with ctx.continueAsNew: the next run of its chain. */
+  continued_as?: string | null;
 }
 
 export interface RunRow {
@@ -50,6 +55,9 @@ export interface RunRow {
   error?: SerializedStepError | null;
   idempotency_key: string | null;
   parent_run_id?: string | null;
+  continued_as?: string | null;
+  continued_from?: string | null;
+  cancel_requested_at?: Date | null;
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;

@@ -4,6 +4,8 @@ import { KagziDatabase } from './kagzi-database';
 import { ClaimedRunRow, InsertRunResult, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 import { cancelRun } from './sql/cancel-run.sql';
 import { claimRuns } from './sql/claim-runs.sql';
+import { continueAsNew } from './sql/continue-as-new.sql';
+import { deliverCancel } from './sql/deliver-cancel.sql';
 import { commitStep } from './sql/commit-step.sql';
 import { countRuns } from './sql/count-runs.sql';
 import { findRunByKey } from './sql/find-run-by-key.sql';
@@ -44,7 +46,10 @@ export class RunStore {
 
   async claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number): Promise<ClaimedRun[]> {
     const rows = await this.db.run<ClaimedRunRow>(claimRuns.with({ owner, ...served, limit, leaseMs }));
-    return rows.map((r) => ({ lease: { runId: r.id, owner, epoch: r.lease_epoch }, workflowName: r.workflow_name, version: r.workflow_version, input: r.input }));
+    return rows.map((r) => ({
+      lease: { runId: r.id, owner, epoch: r.lease_epoch }, workflowName: r.workflow_name, version: r.workflow_version, input: r.input,
+      cancel: r.cancel_requested_at === null ? undefined : { cutAt: r.cancel_cut_at ?? undefined, reason: r.cancel_reason ?? undefined },
+    }));
   }
 
   /** Milliseconds until the next served run is due (negative: overdue), or undefined when none is waiting. */
@@ -70,7 +75,7 @@ export class RunStore {
   }
 
   /** Returns false when the lease was lost (nothing written). */
-  async finishRun(lease: Lease, status: 'COMPLETED' | 'FAILED', output: string | null, error: SerializedStepError | null): Promise<boolean> {
+  async finishRun(lease: Lease, status: 'COMPLETED' | 'FAILED' | 'CANCELLED', output: string | null, error: SerializedStepError | null): Promise<boolean> {
     const rows = await this.db.run(finishRun.with({ ...lease, status, output, error }));
     return rows.length === 1;
   }
@@ -109,10 +114,22 @@ export class RunStore {
     return stillOwner && found.step_key !== null ? { kind: 'exists', step: found } : { kind: 'lost' };
   }
 
-  /** Returns false when the run was already finished (or does not exist). */
+  /** Ends the run COMPLETED and starts the next of its chain (see continue-as-new.sql.ts); false: the lease is gone. */
+  async continueAsNew(lease: Lease, nextRunId: string, input: string): Promise<boolean> {
+    const rows = await this.db.run(continueAsNew.with({ ...lease, nextRunId, input }));
+    return rows.length === 1;
+  }
+
+  /** Stores the cut of a cancel the worker delivers now (or returns the one stored before); undefined: the lease is gone. */
+  async deliverCancel(lease: Lease, cutAt: Date): Promise<{ cutAt: Date; reason?: string } | undefined> {
+    const [row] = await this.db.run<{ cancel_cut_at: Date; cancel_reason: string | null }>(deliverCancel.with({ ...lease, cutAt }));
+    return row ? { cutAt: row.cancel_cut_at, reason: row.cancel_reason ?? undefined } : undefined;
+  }
+
+  /** Cancels the run and its cancellable children (see cancel-run.sql.ts); false when no run has the id. */
   async cancelRun(runId: string, error: SerializedStepError): Promise<boolean> {
-    const rows = await this.db.run<{ root: boolean }>(cancelRun.with({ runId, error }));
-    return rows.some((r) => r.root);
+    const [row] = await this.db.run<{ known: boolean }>(cancelRun.with({ runId, error }));
+    return row?.known === true;
   }
 
   async getRunOutcome(runId: string): Promise<RunOutcomeRow | undefined> {

@@ -22,7 +22,7 @@ export function statementName(schema: string, name: string): string {
   return `k${schemaTag(schema)}_${name}`;
 }
 
-export type NotificationTopic = 'wakeup' | 'finished' | 'event';
+export type NotificationTopic = 'wakeup' | 'finished' | 'event' | 'cancel';
 
 /** The NOTIFY channel of `topic` for `schema`: `kagzi_<hash>_<topic>`, lower case, so quoting never matters. */
 export function notificationChannel(schema: string, topic: NotificationTopic): string {

@@ -14,6 +14,8 @@ export interface ClaimedRun {
   workflowName: string;
   version: number;
   input: StoredPayload | null;
+  /** Set when a cancel was requested: `cutAt` once a worker delivered it to the run's code. */
+  cancel?: { cutAt?: Date; reason?: string };
 }
 
 /** The (workflow name, version) pairs a worker serves, as two arrays for `unnest`. */

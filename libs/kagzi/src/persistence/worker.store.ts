@@ -36,17 +36,17 @@ export class WorkerStore {
   }
 
   /**
-   * One heartbeat: this worker's row, the leases of `held` (returns the ids still owned; the others
-   * are lost), and LOST marks for workers that stopped beating.
+   * One heartbeat: this worker's row, the leases of `held` (returns the ids still owned, each with
+   * whether a cancel waits to be delivered; the others are lost), and LOST marks for workers that stopped beating.
    */
-  async heartbeat(worker: { id: string; name: string; status: 'RUNNING' | 'DRAINING'; activeRuns: number }, held: Lease[], leaseMs: number): Promise<Set<string>> {
-    const rows = await this.db.run<{ id: string }>(
+  async heartbeat(worker: { id: string; name: string; status: 'RUNNING' | 'DRAINING'; activeRuns: number }, held: Lease[], leaseMs: number): Promise<Map<string, { cancelPending: boolean }>> {
+    const rows = await this.db.run<{ id: string; cancel_pending: boolean }>(
       heartbeat.with({
         workerId: worker.id, owner: worker.name, runIds: held.map((l) => l.runId), epochs: held.map((l) => l.epoch),
         leaseMs, activeRuns: worker.activeRuns, status: worker.status,
       }),
     );
-    return new Set(rows.map((r) => r.id));
+    return new Map(rows.map((r) => [r.id, { cancelPending: r.cancel_pending }]));
   }
 
   async releaseRuns(worker: { id: string; name: string }, held: Lease[]): Promise<string[]> {

@@ -120,7 +120,9 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const loop = this.claimLoop(options, leases);
     const unsubscribe = [
       this.notifications.onWakeup(() => loop.wake()),
-      // A run this worker holds was cancelled: stop it here too. (Its own completion notifies as well.)
+      // A cancel of a run this worker holds: its code receives it at its pending await.
+      this.notifications.onCancel((runId) => this.held.get(runId)?.execution.deliverCancel()),
+      // A run this worker holds ended elsewhere: stop it here too. (Its own end notifies as well.)
       this.notifications.onAnyFinished((runId, notice) => {
         if (notice.status === 'CANCELLED') this.held.get(runId)?.execution.abort('the run was cancelled');
       }),
@@ -170,6 +172,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
         const run = this.held.get(lease.runId);
         if (run?.lease.epoch === lease.epoch) this.stopHeld(run, reason);
       },
+      cancel: (lease) => this.held.get(lease.runId)?.execution.deliverCancel(),
       afterBeat: () => registration.pruneIfDue(),
     });
   }

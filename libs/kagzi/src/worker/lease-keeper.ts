@@ -9,10 +9,12 @@ export interface LeaseKeeperDeps {
   logger: Logger;
   /** The leases this worker holds now. */
   held(): Lease[];
-  /** One heartbeat statement: renews `leases`, returns the run ids still owned. */
-  beat(leases: Lease[]): Promise<Set<string>>;
+  /** One heartbeat statement: renews `leases`, returns the run ids still owned (with a cancel to deliver, or not). */
+  beat(leases: Lease[]): Promise<Map<string, { cancelPending: boolean }>>;
   /** This worker can no longer keep the run under `lease`: stop it here (unless it holds it under a newer lease). */
   lose(lease: Lease, reason: string): void;
+  /** A cancel of the run under `lease` waits to be delivered (its notification was missed). */
+  cancel(lease: Lease): void;
   /** After every heartbeat (pruning the registry). */
   afterBeat(): Promise<void>;
 }
@@ -66,7 +68,9 @@ export class LeaseKeeper {
       this.armDeadline();
       this.lastBeatAt = new Date();
       for (const lease of leases) {
-        if (!owned.has(lease.runId)) deps.lose(lease, 'its lease could not be renewed (cancelled, or claimed by another worker)');
+        const held = owned.get(lease.runId);
+        if (!held) deps.lose(lease, 'its lease could not be renewed (ended elsewhere, or claimed by another worker)');
+        else if (held.cancelPending) deps.cancel(lease);
       }
     } catch (err: unknown) {
       // A blip must not cost the leases: try again a quarter interval later, not only at the next tick.

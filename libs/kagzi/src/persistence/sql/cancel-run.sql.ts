@@ -1,28 +1,62 @@
 import { SerializedStepError } from '../../errors/step.error';
+import { notificationChannel } from '../schema-identifiers';
 import { statement } from '../statement';
 import { notifyFinished } from './notify-finished.sql';
 import { signalParents } from './signal-parent.sql';
 
+const LIVE = `('PENDING','RUNNING','SLEEPING','WAITING')`;
+
 /**
  * Cancel a live run, and with it (recursively) its live children started with onParentClose 'cancel',
- * in one statement; tell their workers and waiting clients, and send the parent of the cancelled run
- * its child's end (see signal-parent.sql.ts). One row per cancelled run; `root` marks the one asked for.
+ * in one statement. A run whose code may have a catch block to run gets a cancel request: a RUNNING
+ * run's worker is told on the `cancel` channel (and by its next heartbeat), a parked one is made due
+ * at once so a worker replays it and delivers the cancel at its pending await. A run that cannot run
+ * code (never claimed, or no live worker serves its version) ends CANCELLED at once, telling waiting
+ * clients and sending its parent its end (see signal-parent.sql.ts). A run already asked is left as it
+ * is. A run that continued as new is cancelled through its chain (the live run of it). `known` says
+ * whether the run exists at all.
  */
 export const cancelRun = statement(
   'cancelRun',
   (s) => `
-with recursive tree as (
-  select id from "${s}".workflow_runs where id = $1::uuid and status in ('PENDING','RUNNING','SLEEPING','WAITING')
+with recursive chain as (
+  select id, continued_as from "${s}".workflow_runs where id = $1::uuid
+  union all
+  select r.id, r.continued_as from "${s}".workflow_runs r join chain c on r.id = c.continued_as
+), tree as (
+  select id from "${s}".workflow_runs where id in (select id from chain) and status in ${LIVE}
   union
   select c.id from "${s}".workflow_runs c join tree t on c.parent_run_id = t.id
-  where c.on_parent_close = 'cancel' and c.status in ('PENDING','RUNNING','SLEEPING','WAITING')
+  where c.on_parent_close = 'cancel' and c.status in ${LIVE}
+), target as (
+  select r.id, r.status <> 'RUNNING' and (r.lease_epoch = 0 or not exists (
+           select 1 from "${s}".workers w
+           where w.status = 'RUNNING' and "${s}".worker_is_live(w.last_heartbeat_at, w.heartbeat_interval_ms)
+             and "${s}".workflow_pair(r.workflow_name, r.workflow_version) = any (w.workflows)
+         )) as at_once
+  from "${s}".workflow_runs r
+  where r.id in (select id from tree) and r.status in ${LIVE} and r.cancel_requested_at is null
+  for update of r
 ), cancelled as (
-  update "${s}".workflow_runs
-  set status = 'CANCELLED', error = $2::jsonb, due_at = null, lease_owner = null, completed_at = now(), updated_at = now()
-  where id in (select id from tree) and status in ('PENDING','RUNNING','SLEEPING','WAITING')
-  returning id, status, null::json as output, error, parent_run_id
-), ${signalParents(s, 'cancelled', 'tree')}
-select id = $1::uuid as root, ${notifyFinished(s)} is null as notified, (select n from parent_notify) as parents_woken
-from cancelled`,
-  (a: { runId: string; error: SerializedStepError }) => [a.runId, JSON.stringify(a.error)],
+  update "${s}".workflow_runs r
+  set status = 'CANCELLED', error = $2::jsonb, due_at = null, lease_owner = null, completed_at = now(), updated_at = now(),
+      cancel_requested_at = now(), cancel_reason = $3::text
+  from target t where r.id = t.id and t.at_once and r.status in ('PENDING','SLEEPING','WAITING')
+  returning r.id, r.status, null::json as output, r.error, r.parent_run_id, null::uuid as continued_as
+), requested as (
+  update "${s}".workflow_runs r
+  set cancel_requested_at = now(), cancel_reason = $3::text, updated_at = now(),
+      due_at = case when r.status = 'RUNNING' then r.due_at else now() end
+  from target t where r.id = t.id and not (t.at_once and r.status in ('PENDING','SLEEPING','WAITING')) and r.status in ${LIVE}
+  returning r.id, r.status, r.workflow_name
+), ${signalParents(s, 'cancelled', 'tree')}, finished_notify as (
+  select count(${notifyFinished(s)}) as n from cancelled
+), told as (
+  select count(case when status = 'RUNNING' then pg_notify('${notificationChannel(s, 'cancel')}', id::text)
+                    else pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) end) as n
+  from requested
+)
+select exists (select 1 from "${s}".workflow_runs where id = $1::uuid) as known,
+       (select n from finished_notify) + (select n from parent_notify) + (select n from told) as notified`,
+  (a: { runId: string; error: SerializedStepError }) => [a.runId, JSON.stringify(a.error), a.error.message],
 );

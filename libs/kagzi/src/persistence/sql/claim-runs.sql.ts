@@ -22,6 +22,6 @@ set status = 'RUNNING', lease_owner = $1::text, lease_epoch = r.lease_epoch + 1,
     due_at = now() + $5::double precision * interval '1 millisecond',
     started_at = coalesce(r.started_at, now()), updated_at = now()
 from due where r.id = due.id
-returning r.id, r.workflow_name, r.workflow_version, r.input, r.lease_epoch`,
+returning r.id, r.workflow_name, r.workflow_version, r.input, r.lease_epoch, r.cancel_requested_at, r.cancel_cut_at, r.cancel_reason`,
   (a: { owner: string; names: string[]; versions: number[]; limit: number; leaseMs: number }) => [a.owner, a.names, a.versions, a.limit, a.leaseMs],
 );

@@ -4,6 +4,6 @@ import { statement } from '../statement';
 export const getRunOutcome = statement(
   'getRunOutcome',
   (s) => `
-select status, output, error from "${s}".workflow_runs where id = $1::uuid`,
+select status, output, error, continued_as from "${s}".workflow_runs where id = $1::uuid`,
   (a: { runId: string }) => [a.runId],
 );

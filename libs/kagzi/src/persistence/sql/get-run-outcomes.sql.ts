@@ -4,7 +4,7 @@ import { statement } from '../statement';
 export const getRunOutcomes = statement(
   'getRunOutcomes',
   (s) => `
-select id, status, output, error from "${s}".workflow_runs
+select id, status, output, error, continued_as from "${s}".workflow_runs
 where id = any($1::uuid[]) and status in ('COMPLETED','FAILED','CANCELLED')`,
   (a: { runIds: string[] }) => [a.runIds],
 );

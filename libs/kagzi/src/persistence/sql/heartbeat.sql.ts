@@ -5,7 +5,8 @@ import { statement } from '../statement';
  * the runs it holds move to now() + lease (never cumulative), and workers that are no longer live
  * (`worker_is_live()`: no heartbeat for 3 of their intervals) are marked LOST with an event (a concurrent tick elsewhere re-checks the
  * row after the first one's update, so each loss is recorded once).
- * Runs missing from the result were lost (cancelled, or claimed by another worker after expiry).
+ * Runs missing from the result were lost (claimed by another worker after expiry, ended elsewhere);
+ * `cancel_pending` marks held runs with a cancel not yet delivered (a missed `cancel` notification).
  */
 export const heartbeat = statement(
   'heartbeat',
@@ -20,7 +21,7 @@ with me as (
   set due_at = now() + $5::double precision * interval '1 millisecond'
   from unnest($3::uuid[], $4::int[]) as held(id, epoch)
   where r.id = held.id and r.lease_epoch = held.epoch and r.lease_owner = $2::text and r.status = 'RUNNING'
-  returning r.id
+  returning r.id, r.cancel_requested_at is not null and r.cancel_cut_at is null as cancel_pending
 ), lost as (
   update "${s}".workers set status = 'LOST', stopped_at = now()
   where status in ('RUNNING','DRAINING') and id <> $1::uuid
@@ -30,7 +31,7 @@ with me as (
   insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
   select id, name, 'LOST', json_build_object('lastHeartbeatAt', last_heartbeat_at, 'detectedBy', $2::text) from lost
 )
-select id from extended`,
+select id, cancel_pending from extended`,
   (a: { workerId: string; owner: string; runIds: string[]; epochs: number[]; leaseMs: number; activeRuns: number; status: 'RUNNING' | 'DRAINING' }) => [
     a.workerId, a.owner, a.runIds, a.epochs, a.leaseMs, a.activeRuns, a.status,
   ],

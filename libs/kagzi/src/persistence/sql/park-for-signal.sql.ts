@@ -1,5 +1,6 @@
 import { notificationChannel } from '../schema-identifiers';
 import { statement } from '../statement';
+import { dueUnlessCancelPending } from './cancel-pending.sql';
 
 /**
  * Park the run on a signal wait, fenced by the lease: WAITING, due at the wait's deadline (or the
@@ -7,6 +8,7 @@ import { statement } from '../statement';
  * run could see when it last looked (`last_signal_id` is past it). The row's own
  * column is read after its lock, so a sender that commits first is never missed. With a wait key, the
  * pending wait and its deadline are recorded in the same statement, so a replay keeps the deadline.
+ * A cancel requested but not yet delivered makes it due at once too (see cancel-pending.sql.ts).
  * A run parked due at once (a signal or a child's end came meanwhile) wakes the workers at commit: the
  * sender saw it still RUNNING and sent no NOTIFY, and the worker's own timer only knows the deadline.
  */
@@ -15,7 +17,7 @@ export const parkForSignal = statement(
   (s) => `
 with parked as (
   update "${s}".workflow_runs
-  set status = 'WAITING', due_at = case when last_signal_id > $5::bigint then now() else $4::timestamptz end,
+  set status = 'WAITING', due_at = case when last_signal_id > $5::bigint then now() else ${dueUnlessCancelPending('$4::timestamptz')} end,
       lease_owner = null, updated_at = now()
   where id = $1::uuid and lease_owner = $2::text and lease_epoch = $3::int and status = 'RUNNING'
   returning id, workflow_name, due_at <= now() as due_now

@@ -1,11 +1,14 @@
 import { SerializedStepError } from '../../errors/step.error';
+import { notificationChannel } from '../schema-identifiers';
 import { statement } from '../statement';
+import { dueUnlessCancelPending } from './cancel-pending.sql';
 
 /**
  * A failed attempt that will be retried: record it and remember the count and the next attempt's
  * time on the step, in one statement, so a crash loses neither. With `parkUntil` the run is parked
  * too (SLEEPING until then, lease released, worker slot freed); without it, other branches of the run
- * are still busy and the worker waits for the attempt in process.
+ * are still busy and the worker waits for the attempt in process. A cancel requested but not yet
+ * delivered makes a parked run due at once (see cancel-pending.sql.ts).
  */
 export const scheduleRetry = statement(
   'scheduleRetry',
@@ -16,8 +19,9 @@ with fenced as (
   for update of r
 ), parked as (
   update "${s}".workflow_runs
-  set status = 'SLEEPING', due_at = $13::timestamptz, lease_owner = null, updated_at = now()
+  set status = 'SLEEPING', due_at = ${dueUnlessCancelPending('$13::timestamptz')}, lease_owner = null, updated_at = now()
   where id = (select id from fenced) and $13::timestamptz is not null
+  returning workflow_name, due_at <= now() as due_now
 ), step as (
   insert into "${s}".step_runs
     (workflow_run_id, step_key, step_name, kind, status, args_hash, error, attempts, next_attempt_at, started_at,
@@ -33,7 +37,7 @@ with fenced as (
   select id, $4::text, $8::int, $9::timestamptz, now(), $7::jsonb from fenced
   on conflict do nothing
 )
-select id from fenced`,
+select id, (select pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) from parked where due_now) is null as notified from fenced`,
   (a: {
     runId: string; owner: string; epoch: number; key: string; name: string; argsHash: string; error: SerializedStepError;
     attempt: number; startedAt: Date; nextAttemptAt: Date; group?: string; branch?: string; parkUntil?: Date;

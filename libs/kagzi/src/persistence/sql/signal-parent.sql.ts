@@ -4,7 +4,7 @@ import { notificationChannel } from '../schema-identifiers';
 export const CHILD_END_SIGNAL_PREFIX = '$child:';
 
 /**
- * CTEs (to follow a `with … ended as (…)` whose rows have id, status, output, error, parent_run_id) that
+ * CTEs (to follow a `with … ended as (…)` whose rows have id, status, output, error, parent_run_id, continued_as) that
  * send each ended run's parent a signal carrying the child's outcome, and make a WAITING parent due at
  * once, as send-signal.sql.ts does for signals from clients: the parent is woken by its child's end in
  * the statement that ends the child. `skip` names a CTE of run ids not to signal (runs ended in the
@@ -19,7 +19,7 @@ parent as (
   for update
 ), child_end as (
   insert into "${s}".signals (workflow_run_id, name, payload, delivery_id)
-  select p.id, '${CHILD_END_SIGNAL_PREFIX}' || c.id, json_build_object('json', json_build_object('status', c.status, 'output', c.output, 'error', c.error)),
+  select p.id, '${CHILD_END_SIGNAL_PREFIX}' || c.id, json_build_object('json', json_build_object('status', c.status, 'output', c.output, 'error', c.error, 'continuedAs', c.continued_as)),
          gen_random_uuid()
   from ${ended} c join parent p on p.id = c.parent_run_id
   returning id, workflow_run_id
