@@ -601,12 +601,14 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
   });
 
   it('a frozen owner (SIGSTOP) loses its run to another worker; after SIGCONT its late commit is refused and it stops the run', async () => {
-    const a = startWorker('frozen-A', { STEP_DELAYS: JSON.stringify({ two: 2_000 }) });
+    // A's step two outlasts B's boot even on a loaded machine (B must be up before A freezes mid-step).
+    const aStepMs = 5_000;
+    const a = startWorker('frozen-A', { STEP_DELAYS: JSON.stringify({ two: aStepMs }) });
     await a.waitForReady();
     const handle = await client.start('ThreeStep', { tag: 'sigstop' });
     const aStep = await a.waitForStep(handle.runId, 'two');
     // B is already running: it must wait for A's lease to expire, not take the run earlier.
-    const b = startWorker('frozen-B', { STEP_DELAYS: JSON.stringify({ two: 3_000 }) });
+    const b = startWorker('frozen-B', { STEP_DELAYS: JSON.stringify({ two: 5_000 }) });
     await b.waitForReady();
     const stoppedAt = a.kill('SIGSTOP');
     try {
@@ -614,7 +616,7 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
         throw new Error(`${err.message}\n--- database state ---\n${await diagnose(handle.runId)}`);
       });
       // Let A's step body become overdue: on SIGCONT it returns at once and tries to commit under epoch 1.
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, aStep.t + 2_000 + 100 - Date.now())));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, aStep.t + aStepMs + 100 - Date.now())));
       expect(b.events.some((e) => e.event === 'stepEnd' && e.runId === handle.runId && e.step === 'two')).toBe(false);
       a.kill('SIGCONT');
       await a.waitForStep(handle.runId, 'two', 'stepEnd');

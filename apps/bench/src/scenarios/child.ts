@@ -226,7 +226,7 @@ function childPhases(runs: readonly Run[], perRun: (r: Run) => QueryRecord[]): R
     const claims = qs.filter((q) => q.name === 'claimRuns' && (q.resultIds ?? []).length > 0);
     const parentClaims = claims.filter((q) => q.resultIds?.includes(r.parentId));
     const childClaim = claims.find((q) => q.resultIds?.includes(childId));
-    const childInsert = qs.find((q) => q.name === 'insertRun' && mentions(q, childId));
+    const childInsert = qs.find((q) => q.name === 'startChild' && mentions(q, childId));
     const finishes = qs.filter((q) => q.name === 'finishRun');
     const childFinish = finishes.find((q) => mentions(q, childId));
     const parentFinish = finishes.find((q) => mentions(q, r.parentId));

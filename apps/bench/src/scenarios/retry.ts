@@ -249,13 +249,15 @@ async function retryCycleTiming(app: BenchApp, reps: number): Promise<void> {
     const reclaim = w.records.filter(claimed)[1];
     const load = w.records.find((r) => r.name === 'loadSteps');
     const second = park ? commits.find((c) => c.t0 >= park.t0) : undefined;
-    if (!park?.t1 || !reclaim?.t1 || !load?.t1 || !second?.t1 || commits[0]?.t1 === undefined) continue;
+    if (!park?.t1 || !reclaim?.t1 || !second?.t1 || commits[0]?.t1 === undefined) continue;
+    // The reclaim brings the recorded steps; a separate loadSteps only in older releases.
+    const historyAt = load?.t1 ?? reclaim.t1;
     phases.attempt_1_fails_to_park_issued.push(park.t0 - commits[0].t1);
     phases.record_attempt_and_park.push(park.t1 - park.t0);
     phases.park_to_reclaim_issued.push(reclaim.t0 - park.t1);
     phases.reclaim.push(reclaim.t1 - reclaim.t0);
-    phases.load_steps.push(load.t1 - load.t0);
-    phases.replay_and_attempt_2.push(second.t0 - load.t1);
+    phases.load_steps.push(load?.t1 ? load.t1 - load.t0 : 0);
+    phases.replay_and_attempt_2.push(second.t0 - historyAt);
     phases.commit_attempt_2.push(second.t1 - second.t0);
   }
   for (const w of baseline) {

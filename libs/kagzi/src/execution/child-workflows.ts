@@ -36,6 +36,13 @@ interface ChildEnd {
  * child on replay.
  */
 export async function startChild<O>(run: ChildHost, scope: RunScope, workflow: WorkflowRef<unknown, O>, input: unknown, options: ChildOptions = {}): Promise<WorkflowHandle<O>> {
+  return run.handleFor<O>((await startChildRun(run, scope, workflow, input, options)).childId);
+}
+
+/** Starts (or, on a replay, finds) the child; `newestSeen` when just started: the parent's newest signal id then. */
+async function startChildRun(
+  run: ChildHost, scope: RunScope, workflow: WorkflowRef<unknown, unknown>, input: unknown, options: ChildOptions,
+): Promise<{ childId: string; newestSeen?: number }> {
   if (scope.inStep) throw new UsageError('ctx.startChild() / ctx.executeChild() was called inside a step body; call it from the workflow code.');
   const onParentClose = options.onParentClose ?? 'cancel';
   if (onParentClose !== 'cancel' && onParentClose !== 'abandon') throw new InvalidOptionsError(`child options.onParentClose must be 'cancel' or 'abandon'; got ${JSON.stringify(onParentClose)}`);
@@ -47,21 +54,27 @@ export async function startChild<O>(run: ChildHost, scope: RunScope, workflow: W
   const recorded = run.recorded(key);
   if (recorded) {
     expectRecorded(run, key, recorded, { kind: 'CHILD', name, what: (other) => `a child of workflow "${other}"` });
-    return run.handleFor<O>(run.serializer.decode<string>(recorded.output));
+    return { childId: run.serializer.decode<string>(recorded.output) };
   }
   await run.cancelPoint(scope);
   const { text } = run.serializer.encode(input, `input of child workflow "${name}"`);
   const idempotencyKey = options.idempotencyKey ?? `${run.runId}/${key}`;
-  const child = { id: randomUUID(), name, version: options.version, input: text, idempotencyKey, delayMs: 0, parent: { runId: run.runId, onParentClose } };
-  const inserted = await run.write(`starting child workflow "${name}" (${key})`, () => run.runs.insertRun(child));
-  const childId = inserted.id ?? (await run.write(`finding child workflow "${name}" (${key})`, () => run.runs.findRunIdByKey(name, idempotencyKey)));
-  if (!childId) throw versionError(name, options.version, inserted);
+  const child = { childId: randomUUID(), name, version: options.version, input: text, idempotencyKey, onParentClose, key, ...run.placement(scope) };
+  // Insert and record in one statement (start-child.sql.ts).
+  const started = await run.write(`starting child workflow "${name}" (${key})`, () => run.runs.startChild(run.lease, child));
+  if (!started.held) run.loseLease(`its start of child workflow "${name}" (${key}) was refused`);
+  // Only a child inserted just now cannot have ended yet (one found by its key may have).
+  if (started.id && started.recorded) return { childId: started.id, newestSeen: started.inserted ? started.newestSeen : undefined };
+  if (!started.usable) throw versionError(name, options.version, started);
+  // Rare: a run with the key committed while the statement ran, or the key was recorded before.
+  const childId = started.id ?? (await run.write(`finding child workflow "${name}" (${key})`, () => run.runs.findRunIdByKey(name, idempotencyKey)));
+  if (!childId) throw versionError(name, options.version, started);
   const output = run.serializer.encode(childId, `run id of child workflow "${name}"`).text;
   const outcome = await run.write(`recording child workflow "${name}" (${key})`, () =>
     run.runs.recordMarker(run.lease, { key, name, kind: 'CHILD', output, ...run.placement(scope) }),
   );
   if (outcome.kind === 'lost') run.loseLease(`its record of child workflow "${name}" (${key}) was refused`);
-  return run.handleFor<O>(outcome.kind === 'exists' ? run.serializer.decode<string>(outcome.step.output) : childId);
+  return { childId: outcome.kind === 'exists' ? run.serializer.decode<string>(outcome.step.output) : childId };
 }
 
 /**
@@ -69,9 +82,10 @@ export async function startChild<O>(run: ChildHost, scope: RunScope, workflow: W
  * the statement that ends the child sends the parent its outcome as a signal, which wakes it (no polling).
  */
 export async function executeChild<O>(run: ChildHost, scope: RunScope, workflow: WorkflowRef<unknown, O>, input: unknown, options: ChildOptions = {}): Promise<O> {
-  const handle = await startChild<O>(run, scope, workflow, input, options);
-  let childId = handle.runId;
-  let end = (await run.waitForSignal<ChildEnd>(scope, `${CHILD_END_SIGNAL_PREFIX}${childId}`)) as ChildEnd;
+  const started = await startChildRun(run, scope, workflow, input, options);
+  let childId = started.childId;
+  // Just started: its end cannot be there yet unless a signal newer than `newestSeen` came, so the wait parks at once.
+  let end = (await run.waitForSignal<ChildEnd>(scope, `${CHILD_END_SIGNAL_PREFIX}${childId}`, {}, started.newestSeen)) as ChildEnd;
   // A child that continued as new ends with its chain's last run.
   while (end.status === 'COMPLETED' && end.continuedAs) {
     childId = end.continuedAs;

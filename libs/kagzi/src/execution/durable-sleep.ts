@@ -1,5 +1,6 @@
 import { Duration, toMilliseconds } from '../common/duration';
 import { UsageError } from '../errors/usage.error';
+import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 import { RunScope } from './run-scope.storage';
 import { RunHost } from './run-host';
 
@@ -42,6 +43,11 @@ export async function durableSleep(run: SleepHost, scope: RunScope, duration: Du
 /** Waits for a sleep's end; a cancel delivered meanwhile rejects it unless the sleep had ended by the cut. */
 async function waitOut(run: SleepHost, scope: RunScope, wakeAt: Date, wait: () => Promise<void>): Promise<void> {
   await run.cancelPoint(scope);
-  await wait();
+  try {
+    await wait();
+  } catch (err: unknown) {
+    // A timer that fired late: the sleep had ended by the cut, as a replay will decide too.
+    if (!(err instanceof WorkflowCancelledError && run.cancel.sleepEnded(scope, wakeAt))) throw err;
+  }
   if (!run.cancel.sleepEnded(scope, wakeAt)) await run.cancelPoint(scope);
 }

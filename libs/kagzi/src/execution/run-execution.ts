@@ -117,8 +117,8 @@ export class RunExecution implements RunHost {
     this.signalsSeen = count;
   }
 
-  waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: Duration }): Promise<T | undefined> {
-    return waitForSignal<T>(this, scope, name, options);
+  waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: Duration }, lookedAt?: number): Promise<T | undefined> {
+    return waitForSignal<T>(this, scope, name, options, lookedAt);
   }
 
   nameOfWorkflow(workflow: WorkflowRef<unknown, unknown>): string {
@@ -142,9 +142,9 @@ export class RunExecution implements RunHost {
     return setRunEvent(this, this.deps.events, scope, key, value);
   }
 
-  /** Loads what earlier executions of the run recorded (before the workflow code starts). */
-  async restore(): Promise<void> {
-    const steps = await this.write('loading its recorded steps', () => this.deps.runs.loadSteps(this.runId));
+  /** What earlier executions of the run recorded (before the workflow code starts): as claimed, or loaded now. */
+  async restore(claimed?: StoredStepRow[]): Promise<void> {
+    const steps = claimed ?? (await this.write('loading its recorded steps', () => this.deps.runs.loadSteps(this.runId)));
     for (const step of steps) this.stored.set(step.step_key, step);
   }
 

@@ -53,7 +53,8 @@ export interface RunHost {
   failNonDeterministic(key: string, name: string, what: string): never;
   /** The newest signal id the run's last look at its signals could see. */
   noteSignalsSeen(count: number): void;
-  waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: undefined }): Promise<T | undefined>;
+  /** `lookedAt`: the caller saw the run's signals up to that id just now (see signal-wait.ts). */
+  waitForSignal<T>(scope: RunScope, name: string, options?: { timeout?: undefined }, lookedAt?: number): Promise<T | undefined>;
   nameOfWorkflow(workflow: WorkflowRef<unknown, unknown>): string;
   handleFor<O>(runId: string): WorkflowHandle<O>;
 }

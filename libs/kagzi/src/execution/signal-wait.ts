@@ -1,6 +1,7 @@
 import { Duration, toMilliseconds } from '../common/duration';
 import { nameProblem } from '../common/names';
 import { UsageError } from '../errors/usage.error';
+import { SignalTake } from '../persistence/signal.store';
 import { RunScope } from './run-scope.storage';
 import { expectRecorded, RunHost } from './run-host';
 
@@ -18,8 +19,10 @@ export type SignalHost = Pick<RunHost, 'lease' | 'fibers' | 'signalOf' | 'cancel
  * (a replay returns the recorded payload, never a second signal), or `undefined` once the timeout
  * passed. Until then the run parks WAITING (slot freed) when nothing else of it can progress, and a
  * signal makes it due at once; beside busy strands it waits in the worker, re-checking every second.
+ * `lookedAt` (a wait for the end of a child started just now) skips the first look: nothing of `name`
+ * can be stored yet unless the run's newest signal id moved past it, which a park checks anyway.
  */
-export async function waitForSignal<T>(run: SignalHost, scope: RunScope, name: string, options: { timeout?: Duration } = {}): Promise<T | undefined> {
+export async function waitForSignal<T>(run: SignalHost, scope: RunScope, name: string, options: { timeout?: Duration } = {}, lookedAt?: number): Promise<T | undefined> {
   if (scope.inStep) throw new UsageError('ctx.waitForSignal() was called inside a step body; call it from the workflow code between steps.');
   const problem = nameProblem(name);
   if (problem) throw new UsageError(`ctx.waitForSignal(): the signal name ${problem}`);
@@ -39,7 +42,12 @@ export async function waitForSignal<T>(run: SignalHost, scope: RunScope, name: s
   for (;;) {
     await run.cancelPoint(scope);
     const timedOut = deadline !== null && deadline.getTime() <= Date.now();
-    const take = await run.write(`waiting for signal "${name}"`, () => run.signals.take(run.lease, { key, name, timedOut, timeoutOutput, ...placed }));
+    // `lookedAt`: the caller just saw the run's signals up to that id (a child it started this instant): no first look.
+    const take: SignalTake =
+      lookedAt !== undefined && !timedOut
+        ? { kind: 'none', newestSeen: lookedAt }
+        : await run.write(`waiting for signal "${name}"`, () => run.signals.take(run.lease, { key, name, timedOut, timeoutOutput, ...placed }));
+    lookedAt = undefined;
     if (take.kind === 'lost') run.loseLease(`its wait for signal "${name}" was refused`);
     if (take.kind === 'taken') return run.serializer.decode<T>(take.output);
     run.noteSignalsSeen(take.newestSeen);

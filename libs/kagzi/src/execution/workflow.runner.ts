@@ -60,8 +60,8 @@ export class WorkflowRunner {
     if (!entry) {
       return this.fail(execution, new PermanentError(`Workflow ${claim.workflowName} v${claim.version} is not registered in this worker`, { kind: ErrorKind.NotFound }));
     }
-    // Epoch 1 is the first claim ever, so there is nothing recorded to load.
-    if (claim.lease.epoch > 1) await execution.restore();
+    // Epoch 1 is the first claim ever, so there is nothing recorded to load; a later claim brings the records.
+    if (claim.lease.epoch > 1) await execution.restore(claim.steps);
     // A cancel requested before this claim: delivered at the code's first pending await (its cut kept if stored).
     if (claim.cancel) execution.deliverCancel(claim.cancel.cutAt && { cutAt: claim.cancel.cutAt, reason: claim.cancel.reason });
     let input: unknown;

@@ -25,7 +25,11 @@ import { nextDue } from './sql/next-due.sql';
 import { parkRun } from './sql/park-run.sql';
 import { recordMarker } from './sql/record-marker.sql';
 import { scheduleRetry } from './sql/schedule-retry.sql';
+import { startChild } from './sql/start-child.sql';
 import { ClaimedRun, Lease, ServedPairs, StepCommitOutcome, StepPlacement } from './store.types';
+
+/** How often a cancel is repeated at most to catch runs that appeared while it waited (a chain hopping, a child starting). */
+const CANCEL_ROUNDS = 10;
 
 /** Runs and what they record: start, claim, steps and attempts, sleeps, outcomes, cancellation, listing. */
 export class RunStore {
@@ -39,6 +43,21 @@ export class RunStore {
     return row;
   }
 
+  /**
+   * Inserts a child run and records it as the parent's CHILD step (see start-child.sql.ts). `held`
+   * false: the parent's lease is gone; `id` null: no usable version (the flags say why), or a run with
+   * the key committed meanwhile (find it by key); `recorded` false: the key was recorded before.
+   */
+  async startChild(
+    lease: Lease,
+    child: { childId: string; name: string; version?: number; input: string; idempotencyKey: string; onParentClose: 'cancel' | 'abandon'; key: string } & StepPlacement,
+  ): Promise<InsertRunResult & { held: boolean; inserted: boolean; recorded: boolean; newestSeen: number }> {
+    const [row] = await this.db.run<InsertRunResult & { held: boolean; inserted: boolean; recorded: boolean; newest_seen: string | number }>(
+      startChild.with({ runId: lease.runId, owner: lease.owner, epoch: lease.epoch, ...child }),
+    );
+    return { ...row, newestSeen: Number(row.newest_seen) };
+  }
+
   async findRunIdByKey(name: string, idempotencyKey: string): Promise<string | undefined> {
     const rows = await this.db.run<{ id: string }>(findRunByKey.with({ name, idempotencyKey }));
     return rows[0]?.id;
@@ -49,6 +68,11 @@ export class RunStore {
     return rows.map((r) => ({
       lease: { runId: r.id, owner, epoch: r.lease_epoch }, workflowName: r.workflow_name, version: r.workflow_version, input: r.input,
       cancel: r.cancel_requested_at === null ? undefined : { cutAt: r.cancel_cut_at ?? undefined, reason: r.cancel_reason ?? undefined },
+      steps: r.steps?.map((g) => ({
+        ...g,
+        next_attempt_at: g.next_attempt_at === null ? null : new Date(g.next_attempt_at),
+        started_at: g.started_at === null ? undefined : new Date(g.started_at),
+      })),
     }));
   }
 
@@ -126,9 +150,17 @@ export class RunStore {
     return row ? { cutAt: row.cancel_cut_at, reason: row.cancel_reason ?? undefined } : undefined;
   }
 
-  /** Cancels the run and its cancellable children (see cancel-run.sql.ts); false when no run has the id. */
+  /**
+   * Cancels the run and its cancellable children (see cancel-run.sql.ts); false when no run has the id.
+   * Repeated while a statement affects runs or misses one it saw: a fresh snapshot then sees the next
+   * run of a chain that continued as new, or a child inserted, while the previous one waited for a lock.
+   */
   async cancelRun(runId: string, error: SerializedStepError): Promise<boolean> {
-    const [row] = await this.db.run<{ known: boolean }>(cancelRun.with({ runId, error }));
+    let row: { known: boolean; affected: number; seen: number } | undefined;
+    for (let round = 0; round < CANCEL_ROUNDS; round++) {
+      [row] = await this.db.run<{ known: boolean; affected: number; seen: number }>(cancelRun.with({ runId, error }));
+      if (!row || (row.affected === 0 && row.seen === 0)) break;
+    }
     return row?.known === true;
   }
 

@@ -14,6 +14,8 @@ export interface ClaimedRun {
   workflowName: string;
   version: number;
   input: StoredPayload | null;
+  /** A run claimed before: what it recorded (see claim-runs.sql.ts); undefined on its first claim. */
+  steps?: StoredStepRow[];
   /** Set when a cancel was requested: `cutAt` once a worker delivered it to the run's code. */
   cancel?: { cutAt?: Date; reason?: string };
 }

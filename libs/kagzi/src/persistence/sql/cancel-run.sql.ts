@@ -14,7 +14,13 @@ const LIVE = `('PENDING','RUNNING','SLEEPING','WAITING')`;
  * code (never claimed, or no live worker serves its version) ends CANCELLED at once, telling waiting
  * clients and sending its parent its end (see signal-parent.sql.ts). A run already asked is left as it
  * is. A run that continued as new is cancelled through its chain (the live run of it). `known` says
- * whether the run exists at all.
+ * whether the run exists at all; `affected` how many runs this statement cancelled or asked, `seen` how
+ * many its snapshot found to ask (more than affected: one ended or continued while it waited).
+ *
+ * The chain and the children are read from the statement's snapshot, and only the rows it locks are
+ * re-checked: a run that continued as new, or a child inserted, while this statement waited for a lock
+ * is not seen. The caller repeats the statement while it affects a run or finds fewer than it saw
+ * (see RunStore.cancelRun).
  */
 export const cancelRun = statement(
   'cancelRun',
@@ -24,10 +30,12 @@ with recursive chain as (
   union all
   select r.id, r.continued_as from "${s}".workflow_runs r join chain c on r.id = c.continued_as
 ), tree as (
-  select id from "${s}".workflow_runs where id in (select id from chain) and status in ${LIVE}
+  select id, cancel_requested_at from "${s}".workflow_runs where id in (select id from chain) and status in ${LIVE}
   union
-  select c.id from "${s}".workflow_runs c join tree t on c.parent_run_id = t.id
+  select c.id, c.cancel_requested_at from "${s}".workflow_runs c join tree t on c.parent_run_id = t.id
   where c.on_parent_close = 'cancel' and c.status in ${LIVE}
+    -- children a cancelled parent starts afterwards (compensation) are not cancelled with it
+    and (t.cancel_requested_at is null or c.created_at <= t.cancel_requested_at)
 ), target as (
   select r.id, r.status <> 'RUNNING' and (r.lease_epoch = 0 or not exists (
            select 1 from "${s}".workers w
@@ -57,6 +65,8 @@ with recursive chain as (
   from requested
 )
 select exists (select 1 from "${s}".workflow_runs where id = $1::uuid) as known,
+       (select count(*) from cancelled)::int + (select count(*) from requested)::int as affected,
+       (select count(*) from tree where cancel_requested_at is null)::int as seen,
        (select n from finished_notify) + (select n from parent_notify) + (select n from told) as notified`,
   (a: { runId: string; error: SerializedStepError }) => [a.runId, JSON.stringify(a.error), a.error.message],
 );

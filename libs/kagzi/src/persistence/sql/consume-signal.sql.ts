@@ -6,7 +6,8 @@ import { statement } from '../statement';
  * is there, record the timeout — in one statement, so a crash before commit consumes nothing and a
  * crash after it loses nothing. FOR UPDATE on the signal row makes two consumers take one signal once.
  * Returns the newest signal id this statement could see, for the park that may follow (one committed
- * while it ran is not visible to it, but moves the run's `last_signal_id` past that).
+ * while it ran is not visible to it, but moves the run's `last_signal_id` past that). A wait that a
+ * child's end already answered (see signal-parent.sql.ts) returns that record.
  */
 export const consumeSignal = statement(
   'consumeSignal',
@@ -36,10 +37,14 @@ with fenced as (
     set status = 'COMPLETED', output = excluded.output, completed_at = now(), next_attempt_at = null
     where step_runs.status = 'RUNNING'
   returning output
+), answered as (
+  select w.output from "${s}".step_runs w
+  where w.workflow_run_id = (select id from fenced) and w.step_key = $4::text and w.status = 'COMPLETED'
 )
 select exists (select 1 from fenced) as held,
        (select coalesce(max(g.id), 0) from "${s}".signals g where g.workflow_run_id = $1::uuid) as newest_seen,
-       (select output from recorded) as output, exists (select 1 from recorded) as recorded`,
+       coalesce((select output from recorded), (select output from answered)) as output,
+       exists (select 1 from recorded) or exists (select 1 from answered) as recorded`,
   (a: { runId: string; owner: string; epoch: number; key: string; name: string; timedOut: boolean; timeoutOutput: string; group?: string; branch?: string }) => [
     a.runId, a.owner, a.epoch, a.key, a.name, a.timedOut, a.timeoutOutput, a.group ?? null, a.branch ?? null,
   ],
