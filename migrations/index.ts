@@ -8,6 +8,7 @@ import { KagziSignals1764100000007 } from './1764100000007-kagzi-signals';
 import { KagziEvents1764100000008 } from './1764100000008-kagzi-events';
 import { KagziChildren1764100000009 } from './1764100000009-kagzi-children';
 import { KagziCancelContinue1764100000010 } from './1764100000010-kagzi-cancel-continue';
+import { KagziRetries1764100000011 } from './1764100000011-kagzi-retries';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const KAGZI_MIGRATIONS = [
   KagziEvents1764100000008,
   KagziChildren1764100000009,
   KagziCancelContinue1764100000010,
+  KagziRetries1764100000011,
 ];

@@ -11,7 +11,7 @@ export const commitStep = statement(
   'commitStep',
   (s) => `
 with fenced as (
-  select r.id from "${s}".workflow_runs r
+  select r.id, r.run_try from "${s}".workflow_runs r
   where r.id = $1::uuid and r.lease_owner = $2::text and r.lease_epoch = $3::int and r.status = 'RUNNING'
   for share of r
 ), step as (
@@ -27,8 +27,8 @@ with fenced as (
     where step_runs.status = 'RUNNING'
   returning id
 ), attempt as (
-  insert into "${s}".step_attempts (workflow_run_id, step_key, attempt, started_at, finished_at, error)
-  select $1::uuid, $4::text, $11::int, $10::timestamptz, now(), $9::jsonb
+  insert into "${s}".step_attempts (workflow_run_id, step_key, run_try, attempt, started_at, finished_at, error)
+  select $1::uuid, $4::text, (select run_try from fenced), $11::int, $10::timestamptz, now(), $9::jsonb
   where exists (select 1 from step)
   on conflict do nothing
 )

@@ -4,7 +4,7 @@ import { statement } from '../statement';
 export const getStepAttempts = statement(
   'getStepAttempts',
   (s) => `
-select step_key, attempt, started_at, finished_at, error
-from "${s}".step_attempts where workflow_run_id = $1::uuid order by step_key, attempt`,
+select step_key, run_try, attempt, started_at, finished_at, error
+from "${s}".step_attempts where workflow_run_id = $1::uuid order by step_key, run_try, attempt`,
   (a: { runId: string }) => [a.runId],
 );

@@ -14,7 +14,7 @@ export const scheduleRetry = statement(
   'scheduleRetry',
   (s) => `
 with fenced as (
-  select r.id from "${s}".workflow_runs r
+  select r.id, r.run_try from "${s}".workflow_runs r
   where r.id = $1::uuid and r.lease_owner = $2::text and r.lease_epoch = $3::int and r.status = 'RUNNING'
   for update of r
 ), parked as (
@@ -33,8 +33,8 @@ with fenced as (
     set error = excluded.error, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at
     where step_runs.status = 'RUNNING'
 ), attempt as (
-  insert into "${s}".step_attempts (workflow_run_id, step_key, attempt, started_at, finished_at, error)
-  select id, $4::text, $8::int, $9::timestamptz, now(), $7::jsonb from fenced
+  insert into "${s}".step_attempts (workflow_run_id, step_key, run_try, attempt, started_at, finished_at, error)
+  select id, $4::text, run_try, $8::int, $9::timestamptz, now(), $7::jsonb from fenced
   on conflict do nothing
 )
 select id, (select pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) from parked where due_now) is null as notified from fenced`,
