@@ -10,7 +10,7 @@ export type {
 } from './interfaces/workflow.interface';
 export { MAX_BRANCHES } from './common/limits';
 export type {
-  RunStatus, StartOptions, RunDetails, SignalDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt, WorkflowVersionInfo, WorkerInfo,
+  RunStatus, StartOptions, RunDetails, SignalDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt, WorkflowVersionInfo, WorkerInfo, RunRetry, ScheduleInfo,
 } from './interfaces/run.interface';
 export type { Duration } from './common/duration';
 export { stepSignal, stepInfo, type StepInfo } from './execution/step-signal';
@@ -28,6 +28,7 @@ export { WorkflowVersionDeprecatedError } from './errors/workflow-version-deprec
 export { DefaultVersionError } from './errors/default-version.error';
 export { RunNotFoundError } from './errors/run-not-found.error';
 export { RunNotActiveError } from './errors/run-not-active.error';
+export { RunNotRetryableError } from './errors/run-not-retryable.error';
 export { PayloadTooLargeError } from './errors/payload-too-large.error';
 export { UnserializableValueError } from './errors/unserializable-value.error';
 export { ResultTimeoutError } from './errors/result-timeout.error';

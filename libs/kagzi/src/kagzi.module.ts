@@ -20,6 +20,7 @@ import { NotificationListener } from './persistence/notification.listener';
 import { RunStore } from './persistence/run.store';
 import { SignalStore } from './persistence/signal.store';
 import { EventStore } from './persistence/event.store';
+import { ScheduleStore } from './persistence/schedule.store';
 import { EventReader } from './client/event-reader';
 import { VersionStore } from './persistence/version.store';
 import { WorkerStore } from './persistence/worker.store';
@@ -39,6 +40,7 @@ import { KagziWorker } from './worker/kagzi.worker';
     { provide: VersionStore, useFactory: (db: KagziDatabase) => new VersionStore(db), inject: [KagziDatabase] },
     { provide: SignalStore, useFactory: (db: KagziDatabase) => new SignalStore(db), inject: [KagziDatabase] },
     { provide: EventStore, useFactory: (db: KagziDatabase) => new EventStore(db), inject: [KagziDatabase] },
+    { provide: ScheduleStore, useFactory: (db: KagziDatabase) => new ScheduleStore(db), inject: [KagziDatabase] },
     {
       provide: NotificationListener,
       useFactory: async (db: KagziDatabase, options: ResolvedKagziOptions) => {

@@ -6,30 +6,30 @@ import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accesso
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { RunNotFoundError } from '../errors/run-not-found.error';
-import { cancelStepError } from '../errors/workflow-cancelled.error';
-import { serializeStepError } from '../errors/step-error.serializer';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
-import { Page, RunDetails, RunFilter, RunStatus, RunSummary, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
+import { Page, RunDetails, RunFilter, RunSummary, ScheduleInfo, StartOptions, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { RunStore } from '../persistence/run.store';
 import { SignalStore } from '../persistence/signal.store';
 import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
-import { toRunDetails, toRunSummary, toWorkerInfo, decodeCursor, encodeCursor } from '../persistence/run.mapper';
-import { assertIdempotencyKey, assertName, assertRunId, listSchema, startOptionsSchema } from './client-input';
+import { toRunDetails, toWorkerInfo } from '../persistence/run.mapper';
+import { assertIdempotencyKey, assertName, assertRunId, startOptionsSchema } from './client-input';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { EventReader } from './event-reader';
 import { SignalDelivery } from './signal-delivery';
 import { VersionAdmin } from './version-admin';
 import { RunHandle } from './run.handle';
+import { RunControl } from './run-control';
+import { RunCountFilter, RunQueries } from './run-queries';
+import { ScheduleStore } from '../persistence/schedule.store';
 import { versionError } from './version-errors';
 import { WorkflowHandle } from './workflow.handle';
 
-/** The filter of `countRuns` (and its alias `countWorkflows`): every field narrows the count. */
-export type RunCountFilter = Pick<RunFilter, 'name' | 'version' | 'status'>;
+export type { RunCountFilter } from './run-queries';
 
 /**
  * Starts runs and inspects them; inject it anywhere (`KagziModule` is global). Works in client-only
@@ -37,7 +37,9 @@ export type RunCountFilter = Pick<RunFilter, 'name' | 'version' | 'status'>;
  */
 @Injectable()
 export class WorkflowClient implements OnApplicationBootstrap {
-  private readonly retry: ConnectionRetry;
+  private readonly connection: ConnectionRetry;
+  private readonly control: RunControl;
+  private readonly queries: RunQueries;
   private readonly delivery: SignalDelivery;
   private readonly versionAdmin: VersionAdmin;
 
@@ -53,10 +55,13 @@ export class WorkflowClient implements OnApplicationBootstrap {
     private readonly serializer: PayloadSerializer,
     signals: SignalStore,
     private readonly events: EventReader,
+    private readonly schedules: ScheduleStore,
   ) {
-    this.retry = new ConnectionRetry(options.reconnectTimeoutMs);
-    this.delivery = new SignalDelivery(signals, serializer, this.retry);
-    this.versionAdmin = new VersionAdmin(versions, this.retry);
+    this.connection = new ConnectionRetry(options.reconnectTimeoutMs);
+    this.control = new RunControl(runs, this.connection);
+    this.queries = new RunQueries(runs, this.connection);
+    this.delivery = new SignalDelivery(signals, serializer, this.connection);
+    this.versionAdmin = new VersionAdmin(versions, this.connection);
   }
 
   /**
@@ -72,7 +77,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     // The id is chosen before the first attempt: an attempt whose reply was lost in an outage may have
     // inserted the run, and the retry then finds it by this id (the insert does nothing on a taken id).
     const id = randomUUID();
-    const runId = await this.retry.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
+    const runId = await this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
       const inserted = await this.runs.insertRun({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs });
       if (inserted.id) return inserted.id;
       // A repeated idempotency key returns the first run, even if its version was deprecated since.
@@ -110,7 +115,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   async findRun<O = unknown>(workflow: WorkflowRef<unknown, O>, idempotencyKey: string): Promise<WorkflowHandle<O> | undefined> {
     const name = this.workflowName(workflow);
     assertIdempotencyKey(idempotencyKey, 'findRun()');
-    const runId = await this.retry.run(`findRun('${name}')`, () => this.runs.findRunIdByKey(name, idempotencyKey));
+    const runId = await this.connection.run(`findRun('${name}')`, () => this.runs.findRunIdByKey(name, idempotencyKey));
     return runId === undefined ? undefined : this.getHandle<O>(runId);
   }
 
@@ -144,14 +149,14 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** Every known worker (pruned after `worker.retention`), newest first. */
   async listWorkers(): Promise<WorkerInfo[]> {
-    return (await this.retry.run('listWorkers()', () => this.workers.listWorkers())).map(toWorkerInfo);
+    return (await this.connection.run('listWorkers()', () => this.workers.listWorkers())).map(toWorkerInfo);
   }
 
   /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere. */
   async onApplicationBootstrap(): Promise<void> {
     const local = this.registry.all();
     const pairs = { names: local.map((w) => w.name), versions: local.map((w) => w.version) };
-    await this.retry.run('recording workflow versions at boot', () => this.versions.registerVersions(pairs, false));
+    await this.connection.run('recording workflow versions at boot', () => this.versions.registerVersions(pairs, false));
   }
 
   /** The handle of an existing run, e.g. one started by another process; no database round trip. */
@@ -161,7 +166,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
       runs: this.runs,
       waiter: this.waiter,
       serializer: this.serializer,
-      retry: this.retry,
+      retry: this.connection,
       cancel: (id, reason) => this.cancel(id, reason),
     });
   }
@@ -169,48 +174,24 @@ export class WorkflowClient implements OnApplicationBootstrap {
   /** The run, its steps and their attempts, for inspection. */
   async getRun(runId: string): Promise<RunDetails> {
     assertRunId(runId);
-    const found = await this.retry.run(`getRun(${runId})`, () => this.runs.getRun(runId));
+    const found = await this.connection.run(`getRun(${runId})`, () => this.runs.getRun(runId));
     if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
     return toRunDetails(found, this.serializer);
   }
 
   /** Newest first; pass `nextCursor` back as `cursor` for the next page. */
-  async listRuns(filter: RunFilter & { limit?: number; cursor?: string } = {}): Promise<Page<RunSummary>> {
-    const parsed = listSchema.safeParse(filter);
-    if (!parsed.success) throw new InvalidOptionsError(`Invalid listRuns filter: ${describeIssues(parsed.error, 'filter')}`);
-    const limit = filter.limit ?? 50;
-    const rows = await this.retry.run('listRuns()', () => this.runs.listRuns({
-      name: filter.name,
-      version: filter.version,
-      statuses: filter.status === undefined ? undefined : ([] as RunStatus[]).concat(filter.status),
-      createdAfter: filter.createdAfter,
-      createdBefore: filter.createdBefore,
-      cursor: filter.cursor === undefined ? undefined : decodeCursor(filter.cursor),
-      limit: limit + 1,
-    }));
-    const items = rows.slice(0, limit).map(toRunSummary);
-    const last = rows.length > limit ? rows[limit - 1] : undefined;
-    return last ? { items, nextCursor: encodeCursor(last) } : { items };
+  listRuns(filter: RunFilter & { limit?: number; cursor?: string } = {}): Promise<Page<RunSummary>> {
+    return this.queries.listRuns(filter);
   }
 
   /** How many runs match `filter` (any status unless `status` narrows it); `{}` counts every run. */
   countRuns(filter: RunCountFilter = {}): Promise<number> {
-    return this.count('countRuns', filter);
+    return this.queries.count('countRuns', filter);
   }
 
   /** Alias of {@link WorkflowClient.countRuns}: it counts runs, not workflow definitions. */
   countWorkflows(filter: RunCountFilter = {}): Promise<number> {
-    return this.count('countWorkflows', filter);
-  }
-
-  private async count(method: 'countRuns' | 'countWorkflows', filter: RunCountFilter): Promise<number> {
-    const parsed = listSchema.pick({ name: true, version: true, status: true }).strict().safeParse(filter);
-    if (!parsed.success) throw new InvalidOptionsError(`Invalid ${method} filter: ${describeIssues(parsed.error, 'filter')}`);
-    return this.retry.run(`${method}()`, () => this.runs.countRuns({
-      name: filter.name,
-      version: filter.version,
-      statuses: filter.status === undefined ? undefined : ([] as RunStatus[]).concat(filter.status),
-    }));
+    return this.queries.count('countWorkflows', filter);
   }
 
   /**
@@ -221,13 +202,23 @@ export class WorkflowClient implements OnApplicationBootstrap {
    * cannot run code (never started, or no live worker serves its version) ends CANCELLED at once.
    * Cancelling a finished run, or one already cancelled, changes nothing.
    */
-  async cancel(runId: string, reason?: string): Promise<void> {
-    assertRunId(runId);
-    if (reason !== undefined && typeof reason !== 'string') throw new InvalidOptionsError(`cancel(): the reason must be a string; got ${typeof reason}`);
-    const error = cancelStepError(reason);
-    // Safe to repeat: a run already asked (or finished) is left as it is.
-    const known = await this.retry.run(`cancel(${runId})`, () => this.runs.cancelRun(runId, serializeStepError(error)));
-    if (!known) throw new RunNotFoundError(`No workflow run has id ${runId}`);
+  cancel(runId: string, reason?: string): Promise<void> {
+    return this.control.cancel(runId, reason);
+  }
+
+  /**
+   * Runs a FAILED or CANCELLED run again under the same id, from where it stopped: completed steps are
+   * kept (not re-executed), the failed step starts a fresh attempt series; `getRun().retries` keeps the
+   * history. Any other status → RunNotRetryableError; unknown id → RunNotFoundError.
+   */
+  async retry(runId: string): Promise<WorkflowHandle> {
+    await this.control.rerun(runId);
+    return this.getHandle(runId);
+  }
+
+  /** The cron schedules of the workflows (`@Workflow({ schedule })`), with their next and last runs. */
+  listSchedules(): Promise<ScheduleInfo[]> {
+    return this.connection.run('listSchedules()', () => this.schedules.list());
   }
 
   /** @internal The registered name a WorkflowRef stands for (child workflows resolve theirs through it too). */

@@ -17,7 +17,10 @@ export interface StartOptions {
 }
 
 export interface StepAttempt {
+  /** 1, 2, … within its try: a retried run's step starts a fresh series. */
   attempt: number;
+  /** Which try of the run the attempt belongs to: 1 until the run is retried (`client.retry`). */
+  runTry: number;
   startedAt: Date;
   finishedAt?: Date;
   error?: SerializedStepError;
@@ -56,6 +59,14 @@ export interface RunDetails {
   continuedFrom?: string;
   /** A cancel was requested then; the status stays live until the run's code has handled it. */
   cancelRequestedAt?: Date;
+  /** Each `client.retry` of the run, oldest first, with the status and error it replaced. */
+  retries: RunRetry[];
+}
+
+export interface RunRetry {
+  at: Date;
+  previousStatus: 'FAILED' | 'CANCELLED';
+  previousError?: SerializedStepError;
 }
 
 export interface SignalDetails {
@@ -118,4 +129,18 @@ export interface WorkerInfo {
   activeRuns: number;
   /** The (name, version) pairs it serves, as `name@version`. */
   workflows: string[];
+}
+
+/** A workflow's cron schedule (`@Workflow({ schedule })`), as `client.listSchedules()` shows it. */
+export interface ScheduleInfo {
+  workflowName: string;
+  /** The version whose runs the schedule starts: the default when the schedule was last registered. */
+  version: number;
+  cron: string;
+  timezone: string;
+  nextRunAt: Date;
+  lastRunAt?: Date;
+  lastRunId?: string;
+  /** Ticks skipped because the previous run of the schedule was still in flight. */
+  skipped: number;
 }

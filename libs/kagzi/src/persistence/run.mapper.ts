@@ -2,7 +2,7 @@ import { isUuid } from '../common/ids';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { RunDetails, RunSummary, StepAttempt, StepDetails, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
-import { RunRow, SignalRow, StepAttemptRow, StepRow, VersionRow, WorkerRow } from './run.rows';
+import { RetryRow, RunRow, SignalRow, StepAttemptRow, StepRow, VersionRow, WorkerRow } from './run.rows';
 
 /** The one place rows become camelCase domain objects. */
 export function toRunSummary(row: RunRow): RunSummary {
@@ -20,7 +20,7 @@ export function toRunSummary(row: RunRow): RunSummary {
 }
 
 export function toRunDetails(
-  found: { run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[]; signals: SignalRow[]; children: RunRow[] },
+  found: { run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[]; signals: SignalRow[]; children: RunRow[]; retries: RetryRow[] },
   serializer: PayloadSerializer,
 ): RunDetails {
   const { run, steps, attempts, signals } = found;
@@ -29,6 +29,7 @@ export function toRunDetails(
     const list = attemptsByKey.get(a.step_key) ?? [];
     list.push({
       attempt: a.attempt,
+      runTry: a.run_try,
       startedAt: a.started_at,
       ...(a.finished_at ? { finishedAt: a.finished_at } : {}),
       ...(a.error ? { error: a.error } : {}),
@@ -45,6 +46,7 @@ export function toRunDetails(
     updatedAt: run.updated_at,
     steps: steps.map((s) => toStepDetails(s, attemptsByKey.get(s.step_key), serializer)),
     children: found.children.map(toRunSummary),
+    retries: found.retries.map((r) => ({ at: r.retried_at, previousStatus: r.previous_status, ...(r.previous_error ? { previousError: r.previous_error } : {}) })),
     signals: signals.map((g) => ({ name: g.name, payload: serializer.decode(g.payload), sentAt: g.sent_at, ...(g.consumed_at ? { consumedAt: g.consumed_at } : {}) })),
   };
   if (run.output !== null && run.output !== undefined) details.output = serializer.decode(run.output);
@@ -64,7 +66,7 @@ function toStepDetails(row: StepRow, attempts: StepAttempt[] | undefined, serial
     status: row.status,
     // A durable sleep has no attempts; its one record stands for itself.
     attempts: attempts ?? [
-      { attempt: 1, startedAt: row.started_at, ...(row.completed_at ? { finishedAt: row.completed_at } : {}) },
+      { attempt: 1, runTry: 1, startedAt: row.started_at, ...(row.completed_at ? { finishedAt: row.completed_at } : {}) },
     ],
   };
   if (row.output !== null) step.output = serializer.decode(row.output);

@@ -33,6 +33,7 @@ export interface StoredStepRow {
 
 export interface StepAttemptRow {
   step_key: string;
+  run_try: number;
   attempt: number;
   started_at: Date;
   finished_at: Date | null;
@@ -117,4 +118,10 @@ export interface SignalRow {
   payload: StoredPayload | null;
   sent_at: Date;
   consumed_at: Date | null;
+}
+
+export interface RetryRow {
+  retried_at: Date;
+  previous_status: 'FAILED' | 'CANCELLED';
+  previous_error: SerializedStepError | null;
 }

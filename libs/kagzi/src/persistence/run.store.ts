@@ -1,7 +1,7 @@
 import { SerializedStepError } from '../errors/step.error';
 import { RunStatus } from '../interfaces/run.interface';
 import { KagziDatabase } from './kagzi-database';
-import { ClaimedRunRow, InsertRunResult, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
+import { ClaimedRunRow, InsertRunResult, RetryRow, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 import { cancelRun } from './sql/cancel-run.sql';
 import { claimRuns } from './sql/claim-runs.sql';
 import { continueAsNew } from './sql/continue-as-new.sql';
@@ -15,6 +15,8 @@ import { getRunOutcome } from './sql/get-run-outcome.sql';
 import { getRunOutcomes } from './sql/get-run-outcomes.sql';
 import { getRunChildren } from './sql/get-run-children.sql';
 import { getRunSignals } from './sql/get-run-signals.sql';
+import { getRunRetries } from './sql/get-run-retries.sql';
+import { retryRun } from './sql/retry-run.sql';
 import { getRunSteps } from './sql/get-run-steps.sql';
 import { getRun } from './sql/get-run.sql';
 import { getStepAttempts } from './sql/get-step-attempts.sql';
@@ -174,15 +176,24 @@ export class RunStore {
     return this.db.run<RunOutcomeRow & { id: string }>(getRunOutcomes.with({ runIds }));
   }
 
-  async getRun(runId: string): Promise<{ run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[]; signals: SignalRow[]; children: RunRow[] } | undefined> {
-    const [runs, steps, attempts, signals, children] = await Promise.all([
+  async getRun(
+    runId: string,
+  ): Promise<{ run: RunRow; steps: StepRow[]; attempts: StepAttemptRow[]; signals: SignalRow[]; children: RunRow[]; retries: RetryRow[] } | undefined> {
+    const [runs, steps, attempts, signals, children, retries] = await Promise.all([
       this.db.run<RunRow>(getRun.with({ runId })),
       this.db.run<StepRow>(getRunSteps.with({ runId })),
       this.db.run<StepAttemptRow>(getStepAttempts.with({ runId })),
       this.db.run<SignalRow>(getRunSignals.with({ runId })),
       this.db.run<RunRow>(getRunChildren.with({ runId })),
+      this.db.run<RetryRow>(getRunRetries.with({ runId })),
     ]);
-    return runs[0] ? { run: runs[0], steps, attempts, signals, children } : undefined;
+    return runs[0] ? { run: runs[0], steps, attempts, signals, children, retries } : undefined;
+  }
+
+  /** Runs a FAILED or CANCELLED run again (see retry-run.sql.ts); `status` null: no such run. */
+  async retryRun(runId: string): Promise<{ status: RunStatus | null; retried: boolean }> {
+    const [row] = await this.db.run<{ status: RunStatus | null; retried: boolean }>(retryRun.with({ runId }));
+    return row;
   }
 
   listRuns(filter: {
