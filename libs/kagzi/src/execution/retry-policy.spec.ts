@@ -347,4 +347,9 @@ describe('invalid RetryPolicy options throw InvalidOptionsError', () => {
   ])('%s', (_what, make) => {
     expect(make).toThrow(InvalidOptionsError);
   });
+
+  it('refuses an option it does not know instead of ignoring it', () => {
+    expect(() => RetryPolicy.fixed({ delay: '10ms' } as unknown as Parameters<typeof RetryPolicy.fixed>[0])).toThrow(/RetryPolicy.fixed: unknown option\(s\) "delay"/);
+    expect(() => RetryPolicy.exponential({ maxRetries: 3 } as unknown as Parameters<typeof RetryPolicy.exponential>[0])).toThrow(InvalidOptionsError);
+  });
 });

@@ -42,6 +42,7 @@ export class RetryPolicy {
   ) {}
 
   static exponential(options: ExponentialRetryOptions = {}): RetryPolicy {
+    checkKeys(options, ['maxAttempts', 'maxElapsed', 'initialInterval', 'maxInterval', 'multiplier', 'jitter', 'retryOn'], 'RetryPolicy.exponential');
     const initial = toMilliseconds(options.initialInterval ?? '1s', 'RetryPolicy.exponential initialInterval');
     const max = toMilliseconds(options.maxInterval ?? '1h', 'RetryPolicy.exponential maxInterval');
     const multiplier = options.multiplier ?? 2;
@@ -53,6 +54,7 @@ export class RetryPolicy {
   }
 
   static fixed(options: FixedRetryOptions = {}): RetryPolicy {
+    checkKeys(options, ['maxAttempts', 'maxElapsed', 'interval', 'retryOn'], 'RetryPolicy.fixed');
     const interval = toMilliseconds(options.interval ?? '5s', 'RetryPolicy.fixed interval');
     const elapsed = maxElapsed(options.maxElapsed, 'RetryPolicy.fixed maxElapsed');
     return new RetryPolicy(checkAttempts(options.maxAttempts ?? 3), interval, 1, interval, 0, checkRetryOn(options.retryOn), elapsed);
@@ -106,4 +108,11 @@ function checkRetryOn(value: RetryOn | undefined): RetryOn {
   throw new InvalidOptionsError(
     `RetryPolicy retryOn must be 'retryable', 'any', a list of ErrorKind values or a function (error) => boolean; got ${JSON.stringify(value)}`,
   );
+}
+
+/** An option the policy does not know (`delay` for `interval`) would be ignored silently: refuse it. */
+function checkKeys(options: object, known: readonly string[], api: string): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError(`${api} expects an options object; got ${options === null ? 'null' : typeof options}`);
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new InvalidOptionsError(`${api}: unknown option(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; known: ${known.join(', ')}`);
 }
