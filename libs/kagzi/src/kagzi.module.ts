@@ -25,6 +25,8 @@ import { EventReader } from './client/event-reader';
 import { VersionStore } from './persistence/version.store';
 import { WorkerStore } from './persistence/worker.store';
 import { KagziWorker } from './worker/kagzi.worker';
+import { ScheduleTicker } from './schedules/schedule-ticker';
+import { RunRetention } from './retention/run-retention';
 
 /**
  * `KagziModule.forRoot(options)` / `forRootAsync({ useFactory, inject, imports })`. Global by default
@@ -76,6 +78,7 @@ import { KagziWorker } from './worker/kagzi.worker';
     WorkflowRegistry,
     KagziExplorer,
     KagziWorker,
+    RunRetention,
     WorkflowClient,
     KagziHealthIndicator,
   ],

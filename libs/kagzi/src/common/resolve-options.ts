@@ -28,6 +28,8 @@ export interface ResolvedKagziOptions {
   migrationsRun: boolean;
   worker: ResolvedWorkerOptions | false;
   defaultRetry: RetryPolicy;
+  /** Runs that ended longer ago than this are deleted; undefined: kept forever. */
+  retentionMs?: number;
   classifyError?: ClassifyErrorHook;
   maxPayloadBytes: number;
   retryAttempts: number;
@@ -87,6 +89,7 @@ const schema = z
       .refine((name) => !name.startsWith('pg_'), "must not start with 'pg_': PostgreSQL reserves that prefix for its own schemas")
       .optional(),
     migrationsRun: z.boolean().optional(),
+    retention: durationOption({ min: 1_000 }).optional(),
     worker: z.union([z.literal(false), workerSchema], 'must be false or an object of worker options').optional(),
     defaultRetry: z.custom<RetryPolicy>((v) => v instanceof RetryPolicy, 'must be a RetryPolicy (RetryPolicy.exponential(), .fixed() or .none())').optional(),
     classifyError: z.custom<ClassifyErrorHook>((v) => typeof v === 'function', 'must be a function').optional(),
@@ -156,6 +159,7 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     migrationsRun: options.migrationsRun ?? true,
     worker: resolvedWorker,
     defaultRetry: options.defaultRetry ?? RetryPolicy.none(),
+    retentionMs: options.retention === undefined ? undefined : toMilliseconds(options.retention, 'retention'),
     classifyError: options.classifyError,
     maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
     retryAttempts: options.retryAttempts ?? 9,

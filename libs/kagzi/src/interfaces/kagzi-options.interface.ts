@@ -32,6 +32,12 @@ export interface KagziModuleOptions {
   migrationsRun?: boolean;
   /** `false` makes a client-only process (starts runs, runs none). */
   worker?: WorkerOptions | false;
+  /**
+   * Runs that ended (COMPLETED, FAILED, CANCELLED) longer ago than this are deleted with their steps,
+   * attempts, signals, events and retries, by worker processes in small batches, one worker at a time.
+   * At least 1 s. Default: kept forever. (`worker.retention` is another thing: old worker rows.)
+   */
+  retention?: Duration;
   /** Retry policy for steps that name none. */
   defaultRetry?: RetryPolicy;
   /** Consulted before the built-in classification rules. */
