@@ -28,8 +28,7 @@ export class RunRetention implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(KAGZI_RESOLVED_OPTIONS) private readonly options: ResolvedKagziOptions,
     private readonly db: KagziDatabase,
   ) {
-    // One advisory lock per schema: workers of different schemas on one server sweep independently.
-    this.lockKey = BigInt.asIntN(64, BigInt(`0x${createHash('sha1').update(`kagzi.retention:${options.schema}`).digest('hex').slice(0, 16)}`)).toString();
+    this.lockKey = retentionLockKey(options.schema);
   }
 
   onApplicationBootstrap(): void {
@@ -65,4 +64,9 @@ export class RunRetention implements OnApplicationBootstrap, OnApplicationShutdo
     this.sweeping = run;
     return run.then(() => total);
   }
+}
+
+/** The advisory lock a sweep holds: one per schema, so workers of different schemas on one server sweep independently. */
+export function retentionLockKey(schema: string): string {
+  return BigInt.asIntN(64, BigInt(`0x${createHash('sha1').update(`kagzi.retention:${schema}`).digest('hex').slice(0, 16)}`)).toString();
 }
