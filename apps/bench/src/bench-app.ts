@@ -49,7 +49,7 @@ export interface BenchApp {
   worker: KagziWorker;
   db: KagziDatabase;
   probe: QueryProbe;
-  /** Deletes every run, step, step attempt, signal and event (the worker must be idle). */
+  /** Deletes every run, step, step attempt, signal, event and retry (the worker must be idle). */
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -89,7 +89,7 @@ export async function bootBenchApp(target: BenchTarget, worker: WorkerOptions | 
     db,
     probe,
     reset: async () => {
-      await db.pool.query(`truncate "${schema}".run_events, "${schema}".signals, "${schema}".step_attempts, "${schema}".step_runs, "${schema}".workflow_runs`);
+      await db.pool.query(`truncate "${schema}".run_retries, "${schema}".run_events, "${schema}".signals, "${schema}".step_attempts, "${schema}".step_runs, "${schema}".workflow_runs`);
     },
     close: () => app.close(),
   };

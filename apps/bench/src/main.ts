@@ -10,6 +10,7 @@ import { runChild } from './scenarios/child';
 import { runLatency } from './scenarios/latency';
 import { runParallelScenario } from './scenarios/parallel';
 import { REPLAY_CHILD_COMMAND, resumeReplayInThisProcess, runReplay } from './scenarios/replay';
+import { runRetention } from './scenarios/retention';
 import { runRetry } from './scenarios/retry';
 import { runSignal } from './scenarios/signal';
 import { runStatements } from './scenarios/statements';
@@ -24,6 +25,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   parallel: runParallelScenario,
   signal: runSignal,
   child: runChild,
+  retention: runRetention,
 };
 
 async function main(argv: string[]): Promise<void> {
