@@ -9,6 +9,7 @@ import { KagziEvents1764100000008 } from './1764100000008-kagzi-events';
 import { KagziChildren1764100000009 } from './1764100000009-kagzi-children';
 import { KagziCancelContinue1764100000010 } from './1764100000010-kagzi-cancel-continue';
 import { KagziRetries1764100000011 } from './1764100000011-kagzi-retries';
+import { KagziSchedules1764100000012 } from './1764100000012-kagzi-schedules';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -23,4 +24,5 @@ export const KAGZI_MIGRATIONS = [
   KagziChildren1764100000009,
   KagziCancelContinue1764100000010,
   KagziRetries1764100000011,
+  KagziSchedules1764100000012,
 ];

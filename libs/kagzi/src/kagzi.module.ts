@@ -79,6 +79,7 @@ import { RunRetention } from './retention/run-retention';
     KagziExplorer,
     KagziWorker,
     RunRetention,
+    ScheduleTicker,
     WorkflowClient,
     KagziHealthIndicator,
   ],

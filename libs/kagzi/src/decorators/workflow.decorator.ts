@@ -6,6 +6,14 @@ export interface WorkflowOptions {
   name?: string;
   /** Default 1. */
   version?: number;
+  /**
+   * Starts a run on a cron schedule: `'0 3 * * *'` (UTC), or `{ cron: '0 3 * * *', timezone: 'Europe/Berlin' }`
+   * with an IANA time zone. Five fields, or six with seconds first. The run's input is `{ scheduledAt: Date }` (the tick);
+   * exactly one run per tick across all worker processes; a tick while the schedule's previous run is
+   * still in flight is skipped (counted in `listSchedules()`); ticks missed while no worker ran are not
+   * replayed. Only the schedule of the workflow's default version ticks. Checked at boot. See docs/schedules.md.
+   */
+  schedule?: string | { cron: string; timezone?: string };
 }
 
 /** Marks a provider class as a workflow. The class must implement `run(input, ctx)`. */

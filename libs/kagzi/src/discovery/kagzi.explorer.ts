@@ -6,6 +6,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { runScopeStorage } from '../execution/run-scope.storage';
 import { StepDefinition } from '../execution/step-definition';
 import { WorkflowDefinition } from '../interfaces/workflow.interface';
+import { parseSchedule } from '../schedules/cron';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor';
 import { WorkflowRegistry } from './workflow.registry';
 
@@ -40,11 +41,11 @@ export class KagziExplorer implements OnModuleInit {
       if (!wrapper.isDependencyTreeStatic() || !instance) {
         throw new InvalidOptionsError(`@Workflow class ${metatype.name} must be a singleton provider (no request or transient scope).`);
       }
-      this.registerWorkflow(metatype, options.name, options.version, instance);
+      this.registerWorkflow(metatype, options.name, options.version, instance, options.schedule);
     }
   }
 
-  private registerWorkflow(metatype: Type<unknown>, name = metatype.name, version = 1, instance: WorkflowDefinition): void {
+  private registerWorkflow(metatype: Type<unknown>, name = metatype.name, version = 1, instance: WorkflowDefinition, scheduleOption?: unknown): void {
     const problem = nameProblem(name);
     if (problem) throw new InvalidOptionsError(`@Workflow on ${metatype.name}: name ${problem}`);
     if (!Number.isInteger(version) || version < 1 || version > 2 ** 31 - 1) {
@@ -53,8 +54,10 @@ export class KagziExplorer implements OnModuleInit {
     if (typeof instance.run !== 'function') {
       throw new InvalidOptionsError(`@Workflow class ${metatype.name} has no run(input, ctx) method`);
     }
-    this.registry.register({ name, version, instance, metatype });
-    this.logger.log(`Registered workflow ${name} v${version} (${metatype.name})`);
+    const schedule = scheduleOption === undefined ? undefined : parseSchedule(scheduleOption, `@Workflow "${name}" v${version} (${metatype.name})`);
+    this.registry.register({ name, version, instance, metatype, schedule });
+    const every = schedule ? `, schedule "${schedule.cron}" ${schedule.timezone}` : '';
+    this.logger.log(`Registered workflow ${name} v${version} (${metatype.name}${every})`);
   }
 
   private wrapSteps(metatype: Type<unknown>): void {

@@ -1,12 +1,15 @@
 import { Injectable, Type } from '@nestjs/common';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { WorkflowDefinition } from '../interfaces/workflow.interface';
+import type { CronSchedule } from '../schedules/cron';
 
 export interface RegisteredWorkflow {
   name: string;
   version: number;
   instance: WorkflowDefinition;
   metatype: Type<unknown>;
+  /** `@Workflow({ schedule })`, checked. */
+  schedule?: CronSchedule;
 }
 
 /** The (name, version) pairs this process can execute, filled by the explorer at bootstrap. */
