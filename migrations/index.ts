@@ -10,6 +10,7 @@ import { KagziChildren1764100000009 } from './1764100000009-kagzi-children';
 import { KagziCancelContinue1764100000010 } from './1764100000010-kagzi-cancel-continue';
 import { KagziRetries1764100000011 } from './1764100000011-kagzi-retries';
 import { KagziSchedules1764100000012 } from './1764100000012-kagzi-schedules';
+import { KagziEndedRuns1764100000013 } from './1764100000013-kagzi-ended-runs';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -25,4 +26,5 @@ export const KAGZI_MIGRATIONS = [
   KagziCancelContinue1764100000010,
   KagziRetries1764100000011,
   KagziSchedules1764100000012,
+  KagziEndedRuns1764100000013,
 ];
