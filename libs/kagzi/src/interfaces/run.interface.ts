@@ -134,7 +134,7 @@ export interface WorkerInfo {
 /** A workflow's cron schedule (`@Workflow({ schedule })`), as `client.listSchedules()` shows it. */
 export interface ScheduleInfo {
   workflowName: string;
-  /** The version whose runs the schedule starts: the default when the schedule was last registered. */
+  /** The workflow's default version: the schedule it declares is the one that ticks, and starts runs of it. */
   version: number;
   cron: string;
   timezone: string;
