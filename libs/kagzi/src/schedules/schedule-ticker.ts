@@ -84,7 +84,13 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
     const delayMs = Math.max(0, Math.min(untilTick, retryInMs ?? Infinity));
     if (delayMs === Infinity) return;
     ticking.timer = setLongTimeout(() => {
-      ticking.firing = this.fire(ticking).finally(() => (ticking.firing = undefined));
+      ticking.firing = this.fire(ticking)
+        .catch((err: unknown) => {
+          // A fault outside the statement (none is expected: the expressions were checked at boot).
+          this.logger.error(`Schedules: a tick failed, retrying in ${ticking.retryMs} ms: ${String(err)}`);
+          this.arm(ticking, new Date(), ticking.retryMs);
+        })
+        .finally(() => (ticking.firing = undefined));
     }, delayMs).unref();
   }
 
