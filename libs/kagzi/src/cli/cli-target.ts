@@ -1,0 +1,39 @@
+import { CliError, CliUsageError } from './cli-errors';
+
+/** The options every command takes (`kagzi --database-url … --schema … --json <command>`). */
+export interface GlobalOptions {
+  databaseUrl?: string;
+  schema: string;
+  json?: boolean;
+}
+
+/** The database a command works on, and the URL as it may be shown (password hidden). */
+export interface CliTarget {
+  url: string;
+  schema: string;
+  shownUrl: string;
+}
+
+/** The same rule KagziModule applies to `schema`. */
+const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** --database-url, else KAGZI_DATABASE_URL or DATABASE_URL (the library's order); no embedded fallback. */
+export function resolveTarget(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): CliTarget {
+  const url = options.databaseUrl || env.KAGZI_DATABASE_URL || env.DATABASE_URL;
+  if (!url) throw new CliUsageError('no database: pass --database-url <url> or set DATABASE_URL');
+  if (!SCHEMA.test(options.schema) || options.schema.startsWith('pg_')) {
+    throw new CliError(`--schema must be a lower-case SQL identifier of at most 63 characters, not starting with pg_; got "${options.schema}"`);
+  }
+  return { url, schema: options.schema, shownUrl: hidePassword(url) };
+}
+
+/** `postgres://app:***@db:5432/app`: error messages and output never carry the password. */
+export function hidePassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/(password=)[^\s&]*/gi, '$1***');
+  }
+}
