@@ -40,6 +40,11 @@ class Billing {
     return `charged-${id}`;
   }
 
+  @Step({ name: 'Billing.release' })
+  async release(id: string): Promise<void> {
+    effects.enter('release', id);
+  }
+
   @Step({ name: 'Billing.optional' })
   async optional(id: string): Promise<string> {
     effects.enter('optional', id);
@@ -85,7 +90,34 @@ class SleeperWorkflow implements WorkflowDefinition<{ id: string }, string> {
   }
 }
 
-const PROVIDERS = [Billing, OrderWorkflow, FlakyWorkflow, SleeperWorkflow];
+/** A saga that compensates and rethrows (the demo's shape): the retry must get past the failed charge. */
+@Workflow({ name: 'Retry.Saga' })
+class SagaWorkflow implements WorkflowDefinition<{ id: string }, string> {
+  constructor(private readonly billing: Billing) {}
+  async run(input: { id: string }): Promise<string> {
+    await this.billing.reserve(input.id);
+    try {
+      return await this.billing.charge(input.id);
+    } catch (err) {
+      await this.billing.release(input.id);
+      throw err;
+    }
+  }
+}
+
+/** Waits for payment with a short window: a retried run waits afresh. */
+@Workflow({ name: 'Retry.Payment' })
+class PaymentWorkflow implements WorkflowDefinition<{ id: string }, unknown> {
+  constructor(private readonly billing: Billing) {}
+  async run(input: { id: string }, ctx: WorkflowContext): Promise<unknown> {
+    await this.billing.reserve(input.id);
+    const paid = await ctx.waitForSignal('paid', { timeout: '1500ms' });
+    if (paid === undefined) throw new PermanentError('not paid in time');
+    return paid;
+  }
+}
+
+const PROVIDERS = [Billing, OrderWorkflow, FlakyWorkflow, SleeperWorkflow, SagaWorkflow, PaymentWorkflow];
 
 let db: TestDatabase;
 let kagzi: KagziTestApp;
@@ -166,6 +198,34 @@ describe('client.retry', () => {
     expect(details.cancelRequestedAt).toBeUndefined();
   });
 
+  it('a saga that compensated and rethrew: the retry runs the failed step again and takes the path past it', async () => {
+    const handle = await kagzi.client.start(SagaWorkflow, { id: 'saga' });
+    await rejectionOf(handle.result({ timeout: '10s' }));
+    expect(effects.count('release', 'saga')).toBe(1);
+    chargeBroken = false;
+    await kagzi.client.retry(handle.runId);
+    expect(await handle.result({ timeout: '10s' })).toBe('charged-saga');
+    expect([effects.count('reserve', 'saga'), effects.count('charge', 'saga'), effects.count('release', 'saga')]).toEqual([1, 2, 1]);
+    const steps = (await kagzi.client.getRun(handle.runId)).steps.map((s) => [s.name, s.status]);
+    expect(steps).toEqual([
+      ['Billing.reserve', 'COMPLETED'],
+      ['Billing.charge', 'COMPLETED'],
+    ]);
+  });
+
+  it('a run cancelled while it waited for a signal waits afresh when retried (a new timeout)', async () => {
+    const handle = await kagzi.client.start(PaymentWorkflow, { id: 'pay' });
+    await waitForStatus(handle, 'WAITING');
+    await kagzi.client.cancel(handle.runId);
+    await rejectionOf(handle.result({ timeout: '10s' }));
+    await new Promise((resolve) => setTimeout(resolve, 1_600)); // the original window has passed
+    await kagzi.client.retry(handle.runId);
+    await waitForStatus(handle, 'WAITING');
+    await kagzi.client.signal(handle.runId, 'paid', { amount: 42 });
+    expect(await handle.result({ timeout: '10s' })).toEqual({ amount: 42 });
+    expect(effects.count('reserve', 'pay')).toBe(1);
+  });
+
   it('refuses runs that are not FAILED or CANCELLED, and unknown or malformed ids', async () => {
     const done = await kagzi.client.start(SleeperWorkflow, { id: 'ok' });
     const live = await rejectionOf(kagzi.client.retry(done.runId));
@@ -193,9 +253,9 @@ describe('client.retry', () => {
       expect(row).toEqual({ status: 'PENDING', due: true });
     } finally {
       await clientOnly.close();
+      chargeBroken = false; // the fix ships with the worker that comes back
       kagzi = await bootKagzi({ url: db.url, providers: PROVIDERS });
     }
-    chargeBroken = false;
     expect(await kagzi.client.getHandle(handle.runId).result({ timeout: '10s' })).toEqual(['reserved-unserved', 'no-extra', 'charged-unserved']);
   });
 });
