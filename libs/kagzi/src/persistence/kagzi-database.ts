@@ -81,7 +81,11 @@ export class KagziDatabase {
     }
   }
 
-  /** Applies pending migrations with TypeORM, on one connection, closed again afterwards. */
+  /**
+   * Applies pending migrations with TypeORM, on one connection, closed again afterwards. Processes that
+   * boot together (replicas of a deploy) take turns: a session advisory lock per schema on that one
+   * connection, so the first applies them and the others find nothing pending.
+   */
   private static async migrate(url: string, schema: string): Promise<void> {
     const dataSource = new DataSource({
       type: 'postgres',
@@ -94,9 +98,11 @@ export class KagziDatabase {
     });
     try {
       await dataSource.initialize();
+      await dataSource.query('select pg_advisory_lock(hashtext($1))', [`kagzi.migrations:${schema}`]);
       // TypeORM creates its migrations table in the DataSource's schema, so the schema must exist first.
       await dataSource.query(`create schema if not exists "${schema}"`);
       await dataSource.runMigrations({ transaction: 'each' });
+      await dataSource.query('select pg_advisory_unlock(hashtext($1))', [`kagzi.migrations:${schema}`]);
     } finally {
       if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
     }
