@@ -14,14 +14,14 @@ import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { RunFibers } from './run-fibers';
 import { RunHost } from './run-host';
-import { RunScope } from './run-scope.storage';
+import { RunScope, runScopeStorage } from './run-scope.storage';
+import { pathOfKey, ReplayLogger } from './replay-logger';
 import { ExecutionStop, RunStop } from './run-stop';
-import { DeliveredCancel, RunCancel } from './run-cancel';
+import { RunCancel } from './run-cancel';
 import { RunWriter } from './run-writer';
 import { durableSleep } from './durable-sleep';
 import { waitForSignal } from './signal-wait';
 import { setRunEvent } from './run-event';
-import { continueAsNew } from './continue-as-new';
 import { StepDefinition } from './step-definition';
 import { StepExecutor } from './step.executor';
 
@@ -55,6 +55,8 @@ export class RunExecution implements RunHost {
   readonly serializer: PayloadSerializer;
   readonly defaultRetry: RetryPolicy;
   readonly logger: Logger;
+  /** `ctx.logger`: writes each line once, not once per replay (see ReplayLogger). */
+  readonly workflowLogger: ReplayLogger;
   private readonly stop: RunStop;
   /** A cancel of the run as its code receives it. */
   readonly cancel: RunCancel;
@@ -69,6 +71,7 @@ export class RunExecution implements RunHost {
     private readonly deps: RunExecutionDeps,
   ) {
     ({ runs: this.runs, signals: this.signals, serializer: this.serializer, defaultRetry: this.defaultRetry, logger: this.logger } = deps);
+    this.workflowLogger = new ReplayLogger(`Run ${lease.runId} (${workflowName} v${version}): `, workflowName, () => this.stored.size > 0, () => runScopeStorage.getStore()?.path ?? '');
     this.fibers = new RunFibers((due, forSignal) => this.parkWhenIdle(due, forSignal));
     this.stop = new RunStop(lease.runId, () => this.fibers.dispose());
     this.cancel = new RunCancel(lease.runId, this.stop.controller.signal, {
@@ -100,11 +103,6 @@ export class RunExecution implements RunHost {
     return this.cancel.known ? this.cancel.point(scope) : undefined;
   }
 
-  /** A cancel was requested (notification, heartbeat, or the claim with the cut stored earlier, if any). */
-  deliverCancel(stored?: DeliveredCancel): void {
-    this.cancel.deliver(stored);
-  }
-
   /** Settles when the execution stops before the workflow returns (parked, lost, failed fatally, continued). */
   get stopped(): Promise<ExecutionStop> {
     return this.stop.stopped;
@@ -127,10 +125,6 @@ export class RunExecution implements RunHost {
 
   handleFor<O>(runId: string): WorkflowHandle<O> {
     return this.deps.client.getHandle<O>(runId);
-  }
-
-  continueAsNew(scope: RunScope, input: unknown): Promise<never> {
-    return continueAsNew(this, scope, input);
   }
 
   /** The run ended here by continuing as `nextRunId`: its other strands stop. */
@@ -171,7 +165,9 @@ export class RunExecution implements RunHost {
 
   /** The stored record under `key`, if any (steps, sleeps and group decisions). */
   recorded(key: string): StoredStepRow | undefined {
-    return this.stored.get(key);
+    const row = this.stored.get(key);
+    this.workflowLogger.decided(pathOfKey(key), row !== undefined);
+    return row;
   }
 
   /** Throws if the run (or the branch of `scope`) was stopped: no new work may start. */

@@ -1,8 +1,10 @@
+import { LoggerService } from '@nestjs/common';
 import { Duration } from '../common/duration';
 import { UsageError } from '../errors/usage.error';
 import type { WorkflowHandle } from '../client/workflow.handle';
 import { Branch, ChildOptions, ParallelOutput, ParallelSettled, RaceOptions, RaceResult, WorkflowContext, WorkflowRef } from '../interfaces/workflow.interface';
 import { executeChild, startChild } from './child-workflows';
+import { continueAsNew } from './continue-as-new';
 import { checkBranches, runParallel, runRace } from './branch-group';
 import { recordedNow, recordedUuid } from './recorded-values';
 import { RunExecution } from './run-execution';
@@ -22,6 +24,11 @@ export class WorkflowContextImpl implements WorkflowContext {
 
   get version(): number {
     return this.execution.version;
+  }
+
+  /** Writes each line once, not once per replay; every line names the run (see ReplayLogger). */
+  get logger(): LoggerService {
+    return this.execution.workflowLogger;
   }
 
   get signal(): AbortSignal {
@@ -53,7 +60,7 @@ export class WorkflowContextImpl implements WorkflowContext {
   }
 
   continueAsNew(input: unknown): Promise<never> {
-    return this.execution.continueAsNew(this.scope(), input);
+    return continueAsNew(this.execution, this.scope(), input);
   }
 
   setEvent(key: string, value: unknown): Promise<void> {

@@ -63,7 +63,7 @@ export class WorkflowRunner {
     // Epoch 1 is the first claim ever, so there is nothing recorded to load; a later claim brings the records.
     if (claim.lease.epoch > 1) await execution.restore(claim.steps);
     // A cancel requested before this claim: delivered at the code's first pending await (its cut kept if stored).
-    if (claim.cancel) execution.deliverCancel(claim.cancel.cutAt && { cutAt: claim.cancel.cutAt, reason: claim.cancel.reason });
+    if (claim.cancel) execution.cancel.deliver(claim.cancel.cutAt && { cutAt: claim.cancel.cutAt, reason: claim.cancel.reason });
     let input: unknown;
     try {
       input = this.serializer.decode(claim.input);
@@ -79,6 +79,7 @@ export class WorkflowRunner {
     const stop = execution.stopReason;
     if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
     const settled = first as Outcome;
+    execution.workflowLogger.flush(); // what the code logged after its last recorded operation is new
     const cancelled = execution.cancel.deliveredError;
     // After a delivered cancel the run ends CANCELLED, unless its code failed otherwise (a compensation that failed).
     if (cancelled && (settled.kind === 'returned' || settled.error instanceof WorkflowCancelledError)) return this.end(execution, 'CANCELLED', null, cancelStepError(cancelled.reason));

@@ -1,4 +1,4 @@
-import { Type } from '@nestjs/common';
+import { LoggerService, Type } from '@nestjs/common';
 import { Duration } from '../common/duration';
 import type { WorkflowHandle } from '../client/workflow.handle';
 import { StepError } from '../errors/step.error';
@@ -10,6 +10,11 @@ export interface WorkflowContext {
   readonly version: number;
   /** Aborted when a cancel is delivered, on drain timeout, and when this worker loses the run's lease. */
   readonly signal: AbortSignal;
+  /**
+   * A Nest logger for workflow code that writes each line once — not again when the run replays its
+   * history after a park or a crash — with the run id, workflow and version in every line.
+   */
+  readonly logger: LoggerService;
   /** Durable sleep: survives restarts and frees the worker slot while it waits. */
   sleep(duration: Duration): Promise<void>;
   /**

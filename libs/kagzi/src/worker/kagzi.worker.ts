@@ -121,7 +121,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const unsubscribe = [
       this.notifications.onWakeup(() => loop.wake()),
       // A cancel of a run this worker holds: its code receives it at its pending await.
-      this.notifications.onCancel((runId) => this.held.get(runId)?.execution.deliverCancel()),
+      this.notifications.onCancel((runId) => this.held.get(runId)?.execution.cancel.deliver()),
       // A run this worker holds ended elsewhere: stop it here too. (Its own end notifies as well.)
       this.notifications.onAnyFinished((runId, notice) => {
         if (notice.status === 'CANCELLED') this.held.get(runId)?.execution.abort('the run was cancelled');
@@ -172,7 +172,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
         const run = this.held.get(lease.runId);
         if (run?.lease.epoch === lease.epoch) this.stopHeld(run, reason);
       },
-      cancel: (lease) => this.held.get(lease.runId)?.execution.deliverCancel(),
+      cancel: (lease) => this.held.get(lease.runId)?.execution.cancel.deliver(),
       afterBeat: () => registration.pruneIfDue(),
     });
   }
