@@ -8,7 +8,6 @@
  * start, written before the body does anything else), so executions in a process that was SIGKILLed
  * count too, and "ran once" is a count of rows.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { Client } from 'pg';
@@ -26,10 +25,10 @@ import {
   WorkflowHandle,
 } from '@kagzi/nestjs';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { FixtureProcess } from './support/fixture-process';
 import { bootKagzi, closeAllApps, deferred, Deferred, delay, KagziTestApp, rejectionOf, sql, waitFor, waitForStatus } from './support/app';
 import { CANCEL_OPTIONS, CancelEffects, CRASH_PROVIDERS, CrashSagaInput, CrashPoint, EFFECTS_TABLE_DDL } from './fixtures/cancel-workflows';
 
-const ROOT = join(__dirname, '..');
 const FIXTURE = join(__dirname, 'fixtures', 'cancel-worker-process.ts');
 const WAIT_MS = 20_000;
 
@@ -362,103 +361,11 @@ const PROVIDERS = [
 // Spawned crash worker
 // ---------------------------------------------------------------------------------------------------
 
-interface FixtureEvent {
-  event: string;
-  [key: string]: unknown;
-}
 
-/** One spawned cancel worker: its JSON events, its raw output (for failure messages) and its exit. */
-class CancelProcess {
-  readonly events: FixtureEvent[] = [];
-  output = '';
-  exit?: { code: number | null; signal: NodeJS.Signals | null };
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
-  private pending = '';
-  private readonly listeners = new Set<() => void>();
-
-  constructor(
-    readonly label: string,
-    env: Record<string, string>,
-  ) {
-    this.child = spawn(process.execPath, ['-r', '@swc-node/register', FIXTURE], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', WORKER_NAME: label, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.child.stdin?.on('error', () => undefined);
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.onStdout(chunk));
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.output += chunk;
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        this.notify();
-        resolve(this.exit);
-      });
-    });
-  }
-
-  waitFor(what: string, match: (e: FixtureEvent) => boolean): Promise<FixtureEvent> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(() => reject(this.failure(`timed out waiting for ${what}`))), WAIT_MS);
-      const check = (): void => {
-        const found = this.events.find(match);
-        if (found) return done(() => resolve(found));
-        if (this.exit) done(() => reject(this.failure(`exited (${this.exit?.code ?? this.exit?.signal}) while waiting for ${what}`)));
-      };
-      const done = (fn: () => void): void => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        fn();
-      };
-      this.listeners.add(check);
-      check();
-    });
-  }
-
-  async waitForExit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.failure('did not exit')), WAIT_MS);
-    });
-    try {
-      return await Promise.race([this.exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async forceStop(): Promise<void> {
-    if (this.exit) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
-  }
-
-  failure(message: string): Error {
-    return new Error(`cancel worker ${this.label} (pid ${this.child.pid}) ${message}\n--- its output (tail) ---\n${this.output.slice(-6000)}`);
-  }
-
-  private onStdout(chunk: string): void {
-    this.output += chunk;
-    this.pending += chunk;
-    let nl: number;
-    while ((nl = this.pending.indexOf('\n')) >= 0) {
-      const line = this.pending.slice(0, nl).trim();
-      this.pending = this.pending.slice(nl + 1);
-      if (!line.startsWith('{"event"')) continue;
-      try {
-        this.events.push(JSON.parse(line) as FixtureEvent);
-      } catch {
-        // a log line that happens to look like JSON: ignore
-      }
-    }
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const listener of [...this.listeners]) listener();
+/** A spawned cancel worker (see test/support/fixture-process.ts). */
+class CancelProcess extends FixtureProcess {
+  constructor(label: string, env: Record<string, string>) {
+    super(label, FIXTURE, env, WAIT_MS);
   }
 }
 

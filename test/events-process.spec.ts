@@ -9,109 +9,21 @@
  * poll, the usual set-up of a client) reads along in the first test. The bounds asserted are loose (10 s
  * against a 20 s poll and a 30 s timeout), not latencies.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { FixtureProcess } from './support/fixture-process';
 import { bootKagzi, closeAllApps, delay, KagziTestApp, sql, waitFor, waitForStatus } from './support/app';
 import type { EventValue } from './fixtures/event-process';
 
-const ROOT = join(__dirname, '..');
 const FIXTURE = join(__dirname, 'fixtures', 'event-process.ts');
 const WORKFLOW = 'EventProcess.Announce';
 /** Far below the reader's 20 s poll interval and the 30 s timeout of the waiting reads. */
 const PROMPT_MS = 10_000;
 
-interface FixtureEvent {
-  event: string;
-  [key: string]: unknown;
-}
 
-/** The spawned event worker: its JSON events and raw output (for failure messages). */
-class EventProcess {
-  readonly events: FixtureEvent[] = [];
-  output = '';
-  private exitedWith?: string;
-  private readonly exited: Promise<void>;
-  private readonly child: ChildProcess;
-  private pending = '';
-  private readonly listeners = new Set<() => void>();
-
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['-r', '@swc-node/register', FIXTURE], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.child.stdin?.on('error', () => undefined);
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.onStdout(chunk));
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.output += chunk;
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
-        this.exitedWith = String(code ?? signal);
-        this.notify();
-        resolve();
-      });
-    });
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  waitFor(what: string, match: (e: FixtureEvent) => boolean, timeoutMs = 20_000): Promise<FixtureEvent> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(() => reject(this.failure(`timed out waiting for ${what}`))), timeoutMs);
-      const check = (): void => {
-        const found = this.events.find(match);
-        if (found) return done(() => resolve(found));
-        if (this.exitedWith !== undefined) done(() => reject(this.failure(`exited (${this.exitedWith}) while waiting for ${what}`)));
-      };
-      const done = (fn: () => void): void => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        fn();
-      };
-      this.listeners.add(check);
-      check();
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.exitedWith !== undefined) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
-  }
-
-  private failure(message: string): Error {
-    return new Error(`event worker (pid ${this.pid}) ${message}\n--- its output (tail) ---\n${this.output.slice(-6000)}`);
-  }
-
-  private onStdout(chunk: string): void {
-    this.output += chunk;
-    this.pending += chunk;
-    let nl: number;
-    while ((nl = this.pending.indexOf('\n')) >= 0) {
-      const line = this.pending.slice(0, nl).trim();
-      this.pending = this.pending.slice(nl + 1);
-      if (!line.startsWith('{"event"')) continue;
-      try {
-        this.events.push(JSON.parse(line) as FixtureEvent);
-      } catch {
-        // a log line that happens to look like JSON: ignore
-      }
-    }
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const listener of [...this.listeners]) listener();
-  }
-}
 
 let db: TestDatabase;
-let worker: EventProcess;
+let worker: FixtureProcess;
 /** Waiting reads re-read only every 20 s: anything faster is the cross-process notification. */
 let reader: KagziTestApp;
 
@@ -119,12 +31,12 @@ beforeAll(async () => {
   db = await createTestDatabase('events_process');
   // Booted first: its module runs the migrations before the other process starts.
   reader = await bootKagzi({ url: db.url, worker: { name: 'jest-reader', pollInterval: '20s' } });
-  worker = new EventProcess({ DB_URL: db.url, WORKER_NAME: 'event-worker' });
+  worker = new FixtureProcess('event-worker', FIXTURE, { DB_URL: db.url });
   await worker.waitFor('ready', (e) => e.event === 'ready');
 });
 
 afterAll(async () => {
-  await worker?.stop();
+  await worker?.forceStop();
   await closeAllApps();
   await db?.drop();
 });
