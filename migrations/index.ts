@@ -11,6 +11,7 @@ import { KagziCancelContinue1764100000010 } from './1764100000010-kagzi-cancel-c
 import { KagziRetries1764100000011 } from './1764100000011-kagzi-retries';
 import { KagziSchedules1764100000012 } from './1764100000012-kagzi-schedules';
 import { KagziEndedRuns1764100000013 } from './1764100000013-kagzi-ended-runs';
+import { KagziTraceContext1764100000014 } from './1764100000014-kagzi-trace-context';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -27,4 +28,5 @@ export const KAGZI_MIGRATIONS = [
   KagziRetries1764100000011,
   KagziSchedules1764100000012,
   KagziEndedRuns1764100000013,
+  KagziTraceContext1764100000014,
 ];

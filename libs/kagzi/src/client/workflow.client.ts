@@ -28,6 +28,7 @@ import { RunCountFilter, RunQueries } from './run-queries';
 import { ScheduleStore } from '../persistence/schedule.store';
 import { versionError } from './version-errors';
 import { WorkflowHandle } from './workflow.handle';
+import { startTrace } from '../tracing/start.trace';
 
 export type { RunCountFilter } from './run-queries';
 
@@ -77,15 +78,17 @@ export class WorkflowClient implements OnApplicationBootstrap {
     // The id is chosen before the first attempt: an attempt whose reply was lost in an outage may have
     // inserted the run, and the retry then finds it by this id (the insert does nothing on a taken id).
     const id = randomUUID();
-    const runId = await this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
-      const inserted = await this.runs.insertRun({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs });
+    const traced = startTrace(name, id, options.version);
+    const runId = await traced.around(() => this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
+      const inserted = await this.runs.insertRun({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs, traceContext: traced.carrier });
+      traced.version(inserted.version);
       if (inserted.id) return inserted.id;
       // A repeated idempotency key returns the first run, even if its version was deprecated since.
       const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
       if (existing) return existing;
       if (attempt > 1 && (await this.runs.getRunOutcome(id))) return id;
       throw versionError(name, options.version, inserted);
-    });
+    }));
     return this.getHandle<O>(runId);
   }
 

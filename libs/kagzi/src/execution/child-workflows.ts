@@ -14,6 +14,8 @@ import { CHILD_END_SIGNAL_PREFIX } from '../persistence/sql/signal-parent.sql';
 import { StoredPayload } from './payload.serializer';
 import { RunScope } from './run-scope.storage';
 import { expectRecorded, RunHost } from './run-host';
+import { traced } from '../tracing/operation.trace';
+import { ATTR, SPAN } from '../tracing/trace-names';
 
 const CHILD_STEP = '$child';
 
@@ -61,7 +63,9 @@ async function startChildRun(
   const idempotencyKey = options.idempotencyKey ?? `${run.runId}/${key}`;
   const child = { childId: randomUUID(), name, version: options.version, input: text, idempotencyKey, onParentClose, key, ...run.placement(scope) };
   // Insert and record in one statement (start-child.sql.ts).
-  const started = await run.write(`starting child workflow "${name}" (${key})`, () => run.runs.startChild(run.lease, child));
+  const started = await traced(run.lease, SPAN.childStart, () => ({ [ATTR.childWorkflow]: name, [ATTR.childRunId]: child.childId }), (span) =>
+    run.write(`starting child workflow "${name}" (${key})`, () => run.runs.startChild(run.lease, { ...child, traceContext: span.carrier() })),
+  );
   if (!started.held) run.loseLease(`its start of child workflow "${name}" (${key}) was refused`);
   // Only a child inserted just now cannot have ended yet (one found by its key may have).
   if (started.id && started.recorded) return { childId: started.id, newestSeen: started.inserted ? started.newestSeen : undefined };

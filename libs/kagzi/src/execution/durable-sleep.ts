@@ -3,6 +3,8 @@ import { UsageError } from '../errors/usage.error';
 import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 import { RunScope } from './run-scope.storage';
 import { RunHost } from './run-host';
+import { traced } from '../tracing/operation.trace';
+import { ATTR, SPAN } from '../tracing/trace-names';
 
 const SLEEP_STEP = '$sleep';
 
@@ -29,6 +31,11 @@ export async function durableSleep(run: SleepHost, scope: RunScope, duration: Du
   await run.cancelPoint(scope);
   if (ms <= 0) return;
   const wakeAt = new Date(Date.now() + ms);
+  return traced(run.lease, SPAN.sleep, () => ({ [ATTR.sleepMs]: ms, [ATTR.wakeAt]: wakeAt.toISOString() }), () => startSleep(run, scope, key, wakeAt));
+}
+
+/** A sleep met for the first time: recorded, and waited out (the run parked if nothing else of it can progress). */
+async function startSleep(run: SleepHost, scope: RunScope, key: string, wakeAt: Date): Promise<void> {
   const sleep = { key, output: run.serializer.encode(wakeAt, 'sleep wake-up time').text, ...run.placement(scope) };
   await run.endOfTurn(scope);
   if (run.fibers.canPark()) {

@@ -4,6 +4,8 @@ import { UsageError } from '../errors/usage.error';
 import { SignalTake } from '../persistence/signal.store';
 import { RunScope } from './run-scope.storage';
 import { expectRecorded, RunHost } from './run-host';
+import { traced } from '../tracing/operation.trace';
+import { ATTR, SPAN } from '../tracing/trace-names';
 
 const SIGNAL_STEP = '$signal';
 /** The due time of a wait without a timeout: it ends only when a signal comes. */
@@ -36,9 +38,18 @@ export async function waitForSignal<T>(run: SignalHost, scope: RunScope, name: s
   }
   // The deadline is fixed when the wait first starts and recorded with it, so a replay keeps it.
   const deadline = recorded ? recorded.next_attempt_at : timeoutMs === undefined ? null : new Date(Date.now() + timeoutMs);
+  const wait = { key, name, deadline, pendingRecorded: recorded !== undefined, lookedAt };
+  return traced(run.lease, SPAN.signalWait, () => ({ [ATTR.signal]: name }), () => takeOrPark<T>(run, scope, wait));
+}
+
+/** Takes the signal once it is there, the timeout once it passed; parks the run (or waits in the worker) until then. */
+async function takeOrPark<T>(
+  run: SignalHost, scope: RunScope, wait: { key: string; name: string; deadline: Date | null; pendingRecorded: boolean; lookedAt?: number },
+): Promise<T | undefined> {
+  const { key, name, deadline } = wait;
+  let { pendingRecorded, lookedAt } = wait;
   const placed = run.placement(scope);
   const timeoutOutput = run.serializer.encode(undefined, 'signal timeout').text;
-  let pendingRecorded = recorded !== undefined;
   for (;;) {
     await run.cancelPoint(scope);
     const timedOut = deadline !== null && deadline.getTime() <= Date.now();

@@ -8,6 +8,7 @@ import { hashArguments, unstorableValueError } from './payload.serializer';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 import { StepDefinition } from './step-definition';
 import { RunHost } from './run-host';
+import { AttemptSpan, attemptSpan } from '../tracing/step.trace';
 
 interface FailedAttempt {
   key: string;
@@ -68,6 +69,7 @@ export class StepExecutor {
     // From here until its outcome is recorded, this attempt keeps the run from being parked.
     const executing = run.fibers.stepStarted();
     const startedAt = new Date();
+    const span = attemptSpan(run.lease, def.name, key, attempt);
     const controller = new AbortController();
     // A branch's signal already follows the run's (and its cancel), so one listener suffices.
     const parent = run.signalOf(scope);
@@ -83,21 +85,25 @@ export class StepExecutor {
     try {
       let value: unknown;
       try {
-        value = await Promise.race([this.invoke(scope, def, key, body, controller, attempt), cancel]);
+        value = await Promise.race([this.invoke(scope, def, key, body, controller, attempt, span), cancel]);
       } catch (err: unknown) {
         run.throwIfStopped(scope);
         // Cancelled (or its body failed once the cancel was known): nothing of this attempt is recorded.
         await run.cancelPoint(scope);
         const error = run.toStepError(err, { stepName: def.name, attempt });
         const policy = def.retry ?? run.defaultRetry;
-        const nextAttemptAt = new Date(Date.now() + policy.delayBefore(attempt + 1, error.retryAfterMs));
+        const delayMs = policy.delayBefore(attempt + 1, error.retryAfterMs);
+        const nextAttemptAt = new Date(Date.now() + delayMs);
         const first = firstStartedAt ?? startedAt;
-        if (!policy.shouldRetry(error) || !policy.allowsAttemptAt(nextAttemptAt, first)) {
+        const retrying = policy.shouldRetry(error) && policy.allowsAttemptAt(nextAttemptAt, first);
+        span.failed(error, retrying ? delayMs : undefined);
+        if (!retrying) {
           return { done: true, value: await this.commit<T>(place, { status: 'FAILED', error }) };
         }
         run.logger.warn(
           `Run ${run.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
         );
+        span.end(); // the back-off is not part of the attempt
         await this.retryLater(scope, { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt }, executing);
         return { done: false, firstStartedAt: first };
       }
@@ -113,6 +119,7 @@ export class StepExecutor {
     } finally {
       parent.removeEventListener('abort', abortAttempt);
       executing();
+      span.end();
     }
   }
 
@@ -136,10 +143,10 @@ export class StepExecutor {
   }
 
   /** Runs the body in the step's scope; with a timeout, the attempt fails (and its signal aborts) when it expires. */
-  private invoke(scope: RunScope, def: StepDefinition, key: string, body: () => unknown, controller: AbortController, attempt: number): Promise<unknown> {
+  private invoke(scope: RunScope, def: StepDefinition, key: string, body: () => unknown, controller: AbortController, attempt: number, span: AttemptSpan): Promise<unknown> {
     const run = this.run;
     const step = { runId: run.runId, workflowName: run.workflowName, version: run.version, stepKey: key, stepName: def.name, attempt };
-    const running = Promise.resolve(runScopeStorage.run({ ...scope, inStep: true, attemptSignal: controller.signal, step }, body));
+    const running = Promise.resolve(span.run(() => runScopeStorage.run({ ...scope, inStep: true, attemptSignal: controller.signal, step }, body)));
     const timeoutMs = def.timeoutMs;
     if (timeoutMs === undefined) return running;
     return withTimeout(running, timeoutMs, () => {

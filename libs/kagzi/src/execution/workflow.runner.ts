@@ -14,6 +14,7 @@ import { EventStore } from '../persistence/event.store';
 import { ExecutionStop, RunExecution, RunExecutionDeps } from './run-execution';
 import { runScopeStorage } from './run-scope.storage';
 import { WorkflowContextImpl } from './workflow-context';
+import { beginRunTrace, inRunContext, traceRunEnd, traceSegment } from '../tracing/run.trace';
 
 type Outcome = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown };
 
@@ -44,6 +45,7 @@ export class WorkflowRunner {
       defaultRetry: this.defaultRetry,
       logger: this.logger,
     });
+    beginRunTrace(claim);
     const done = this.drive(claim, execution).catch((err: unknown) => {
       // A write that gave up has already logged why and stopped the execution.
       const stop = execution.stopReason;
@@ -52,7 +54,7 @@ export class WorkflowRunner {
       execution.abort('unexpected error in the engine');
       return { kind: 'lost', reason: 'unexpected error in the engine' } as const;
     });
-    return { execution, done };
+    return { execution, done: traceSegment(claim.lease, done) };
   }
 
   private async drive(claim: ClaimedRun, execution: RunExecution): Promise<ExecutionStop | 'finished'> {
@@ -72,7 +74,7 @@ export class WorkflowRunner {
     }
     const ctx = new WorkflowContextImpl(execution);
     const running = runScopeStorage
-      .run({ execution, path: '', inStep: false }, async () => entry.instance.run(input, ctx))
+      .run({ execution, path: '', inStep: false }, async () => inRunContext(claim.lease, () => entry.instance.run(input, ctx)))
       .then<Outcome, Outcome>((value) => ({ kind: 'returned', value }), (error: unknown) => ({ kind: 'threw', error }));
     const first = await Promise.race([running, execution.stopped]);
     // A stop (sleep, lost lease, non-determinism) wins even if user code caught the error and returned.
@@ -99,6 +101,7 @@ export class WorkflowRunner {
     const stored = error && serializeStepError(error);
     const written = await execution.write(`recording its end (${status})`, () => this.runs.finishRun(execution.lease, status, output, stored));
     if (!written) return this.lost(execution, `its end (${status}) was refused`);
+    traceRunEnd(execution.lease, status, error);
     if (status === 'CANCELLED') this.logger.log(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) cancelled${error ? `: ${error.message}` : ''}`);
     else this.logger.debug?.(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) completed`);
     return 'finished';
@@ -119,6 +122,7 @@ export class WorkflowRunner {
       written = await execution.write('recording its failure', write);
     }
     if (!written) return this.lost(execution, 'its failure could not be recorded');
+    traceRunEnd(execution.lease, 'FAILED', error);
     this.logger.warn(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) failed: [${error.kind}] ${error.message}`);
     return 'finished';
   }

@@ -12,6 +12,8 @@ export interface ClaimedRunRow {
   cancel_requested_at: Date | null;
   cancel_cut_at: Date | null;
   cancel_reason: string | null;
+  /** The starter's W3C trace context (propagator carrier); null without an SDK. */
+  trace_context: Record<string, string> | null;
   /** A run claimed before: its recorded steps, as JSON (timestamps as text). */
   steps: Array<Omit<StoredStepRow, 'next_attempt_at' | 'started_at'> & { next_attempt_at: string | null; started_at: string | null }> | null;
 }

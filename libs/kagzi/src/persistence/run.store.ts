@@ -40,6 +40,7 @@ export class RunStore {
   /** Inserts a run pinned to `version` (or the default); the flags say why nothing was inserted. */
   async insertRun(run: {
     id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number; parent?: { runId: string; onParentClose: 'cancel' | 'abandon' };
+    traceContext?: Record<string, string>;
   }): Promise<InsertRunResult> {
     const [row] = await this.db.run<InsertRunResult>(insertRun.with(run));
     return row;
@@ -52,7 +53,7 @@ export class RunStore {
    */
   async startChild(
     lease: Lease,
-    child: { childId: string; name: string; version?: number; input: string; idempotencyKey: string; onParentClose: 'cancel' | 'abandon'; key: string } & StepPlacement,
+    child: { childId: string; name: string; version?: number; input: string; idempotencyKey: string; onParentClose: 'cancel' | 'abandon'; key: string; traceContext?: Record<string, string> } & StepPlacement,
   ): Promise<InsertRunResult & { held: boolean; inserted: boolean; recorded: boolean; newestSeen: number }> {
     const [row] = await this.db.run<InsertRunResult & { held: boolean; inserted: boolean; recorded: boolean; newest_seen: string | number }>(
       startChild.with({ runId: lease.runId, owner: lease.owner, epoch: lease.epoch, ...child }),
@@ -70,6 +71,7 @@ export class RunStore {
     return rows.map((r) => ({
       lease: { runId: r.id, owner, epoch: r.lease_epoch }, workflowName: r.workflow_name, version: r.workflow_version, input: r.input,
       cancel: r.cancel_requested_at === null ? undefined : { cutAt: r.cancel_cut_at ?? undefined, reason: r.cancel_reason ?? undefined },
+      traceContext: r.trace_context ?? undefined,
       steps: r.steps?.map((g) => ({
         ...g,
         next_attempt_at: g.next_attempt_at === null ? null : new Date(g.next_attempt_at),

@@ -18,6 +18,8 @@ export interface ClaimedRun {
   steps?: StoredStepRow[];
   /** Set when a cancel was requested: `cutAt` once a worker delivered it to the run's code. */
   cancel?: { cutAt?: Date; reason?: string };
+  /** The starter's W3C trace context, stored with the run: the parent of each `kagzi.run` span. */
+  traceContext?: Record<string, string>;
 }
 
 /** The (workflow name, version) pairs a worker serves, as two arrays for `unnest`. */

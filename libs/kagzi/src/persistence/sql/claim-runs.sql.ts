@@ -6,7 +6,7 @@ import { statement } from '../statement';
  * leases, so a single index scan finds all of them. SKIP LOCKED lets racing workers take disjoint
  * rows instead of queueing on the same ones; the epoch bump fences every write of a previous owner.
  * A run claimed again (epoch > 1: it ran before) comes with what it recorded (the columns load-steps.sql.ts
- * reads), so resuming it costs no statement of its own.
+ * reads), so resuming it costs no statement of its own. `trace_context` parents the segment's `kagzi.run` span.
  */
 export const claimRuns = statement(
   'claimRuns',
@@ -24,7 +24,7 @@ set status = 'RUNNING', lease_owner = $1::text, lease_epoch = r.lease_epoch + 1,
     due_at = now() + $5::double precision * interval '1 millisecond',
     started_at = coalesce(r.started_at, now()), updated_at = now()
 from due where r.id = due.id
-returning r.id, r.workflow_name, r.workflow_version, r.input, r.lease_epoch, r.cancel_requested_at, r.cancel_cut_at, r.cancel_reason,
+returning r.id, r.workflow_name, r.workflow_version, r.input, r.lease_epoch, r.cancel_requested_at, r.cancel_cut_at, r.cancel_reason, r.trace_context,
   case when r.lease_epoch > 1 then (
     select coalesce(json_agg(json_build_object(
              'step_key', g.step_key, 'step_name', g.step_name, 'kind', g.kind, 'status', g.status, 'args_hash', g.args_hash,

@@ -8,15 +8,16 @@ import { statement } from '../statement';
  * A repeated idempotency key inserts nothing either (id is null); the caller then reads the first run.
  * So does a run id that exists: a client retrying after an outage that lost the first reply finds its run
  * by id instead of failing on the primary key (no conflict target, so both unique constraints count).
+ * `trace_context`: the starter's W3C trace context (see tracing/start.trace.ts), null without an SDK.
  * Delayed runs notify too: an idle worker then re-reads the next due time and sets its timer to it.
  */
 export const insertRun = statement(
   'insertRun',
   (s) => `
 with ${chooseVersion(s, '$2::text', '$3::int')}, inserted as (
-  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at, parent_run_id, on_parent_close)
+  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at, parent_run_id, on_parent_close, trace_context)
   select $1::uuid, $2::text, version, 'PENDING', $4::json, $5::text, now() + $6::double precision * interval '1 millisecond',
-         $7::uuid, coalesce($8::text, 'cancel')
+         $7::uuid, coalesce($8::text, 'cancel'), $9::jsonb
   from usable
   on conflict do nothing
   returning id, workflow_name
@@ -24,8 +25,9 @@ with ${chooseVersion(s, '$2::text', '$3::int')}, inserted as (
 select ${versionFlags},
        (select id from inserted) as id,
        (select pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) from inserted) is null as notified`,
-  (a: { id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number; parent?: { runId: string; onParentClose: 'cancel' | 'abandon' } }) => [
+  (a: { id: string; name: string; version?: number; input: string; idempotencyKey?: string; delayMs: number; parent?: { runId: string; onParentClose: 'cancel' | 'abandon' }; traceContext?: Record<string, string> }) => [
     a.id, a.name, a.version ?? null, a.input, a.idempotencyKey ?? null, a.delayMs, a.parent?.runId ?? null, a.parent?.onParentClose ?? null,
+    a.traceContext ? JSON.stringify(a.traceContext) : null,
   ],
 );
 

@@ -8,7 +8,8 @@ import { chooseVersion, versionFlags } from './insert-run.sql';
  * A child that exists under the idempotency key (a parent that crashed after an earlier insert) is the
  * one recorded. Returns the flags of insertRun, the child's id, whether this statement inserted it, and
  * the newest signal id of the parent (an executeChild that parks next on a child it inserted compares it,
- * so a child that ends in between makes it due at once).
+ * so a child that ends in between makes it due at once). The child's trace context is the parent's
+ * `kagzi.child.start` span, so the child's runs join the parent's trace.
  */
 export const startChild = statement(
   'startChild',
@@ -18,8 +19,8 @@ with fenced as (
   where r.id = $1::uuid and r.lease_owner = $2::text and r.lease_epoch = $3::int and r.status = 'RUNNING'
   for update of r
 ), ${chooseVersion(s, '$5::text', '$6::int')}, inserted as (
-  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at, parent_run_id, on_parent_close)
-  select $4::uuid, $5::text, u.version, 'PENDING', $7::json, $8::text, now(), f.id, $9::text
+  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at, parent_run_id, on_parent_close, trace_context)
+  select $4::uuid, $5::text, u.version, 'PENDING', $7::json, $8::text, now(), f.id, $9::text, $13::jsonb
   from usable u, fenced f
   on conflict do nothing
   returning id, workflow_name
@@ -42,8 +43,9 @@ select exists (select 1 from fenced) as held, ${versionFlags},
        (select pg_notify('${notificationChannel(s, 'wakeup')}', workflow_name) from inserted) is null as notified`,
   (a: {
     runId: string; owner: string; epoch: number; childId: string; name: string; version?: number; input: string; idempotencyKey: string;
-    onParentClose: 'cancel' | 'abandon'; key: string; group?: string; branch?: string;
+    onParentClose: 'cancel' | 'abandon'; key: string; group?: string; branch?: string; traceContext?: Record<string, string>;
   }) => [
     a.runId, a.owner, a.epoch, a.childId, a.name, a.version ?? null, a.input, a.idempotencyKey, a.onParentClose, a.key, a.group ?? null, a.branch ?? null,
+    a.traceContext ? JSON.stringify(a.traceContext) : null,
   ],
 );
