@@ -2,7 +2,7 @@
  * Command line and environment of `npm run bench`. Positional arguments pick scenarios (default: all);
  * every size is a `--flag=value` (or `--flag value`) with an environment fallback `BENCH_FLAG_NAME`.
  */
-export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal', 'child', 'retention'] as const;
+export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal', 'child', 'retention', 'tracing'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchConfig {
@@ -35,6 +35,10 @@ export interface BenchConfig {
   /** Measured runs per variant in `child` (inline step vs child workflow, one at a time, interleaved). */
   childN: number;
   childWarmup: number;
+  /** Runs fired per round in `tracing` (workflows/s), then runs one at a time (p50), in rounds alternating no SDK / SDK. */
+  tracingN: number;
+  tracingLatencyN: number;
+  tracingRounds: number;
   /** Also print Nest/Kagzi info logs (stderr). */
   verbose: boolean;
 }
@@ -61,6 +65,9 @@ Flags (environment fallback in brackets):
   --signal-warmup=20         unmeasured round trips first              [BENCH_SIGNAL_WARMUP]
   --child-n=100              runs per variant in child (A/B)           [BENCH_CHILD_N]
   --child-warmup=10          unmeasured runs per variant first         [BENCH_CHILD_WARMUP]
+  --tracing-n=1000           runs per round for workflows/s in tracing [BENCH_TRACING_N]
+  --tracing-latency-n=200    sequential runs per round for p50         [BENCH_TRACING_LATENCY_N]
+  --tracing-rounds=6         rounds per variant (no SDK / SDK)         [BENCH_TRACING_ROUNDS]
   --verbose                  Nest/Kagzi info logs on stderr            [BENCH_VERBOSE=1]
 
 Database: KAGZI_BENCH_DATABASE_URL (schema kagzi_bench is dropped and recreated), else database
@@ -84,7 +91,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !isScenario(argv[i + 1])) flags.set(arg.slice(2), argv[++i]);
     else flags.set(arg.slice(2), 'true');
   }
-  const known = new Set(['statements-reps', 'latency-n', 'latency-warmup', 'throughput-n', 'throughput-warmup', 'throughput-reps', 'concurrency', 'in-flight', 'replay-steps', 'replay-reps', 'retry-steps', 'retry-reps', 'parallel-reps', 'signal-n', 'signal-warmup', 'child-n', 'child-warmup', 'verbose', 'help']);
+  const known = new Set(['statements-reps', 'latency-n', 'latency-warmup', 'throughput-n', 'throughput-warmup', 'throughput-reps', 'concurrency', 'in-flight', 'replay-steps', 'replay-reps', 'retry-steps', 'retry-reps', 'parallel-reps', 'signal-n', 'signal-warmup', 'child-n', 'child-warmup', 'tracing-n', 'tracing-latency-n', 'tracing-rounds', 'verbose', 'help']);
   const unknownFlags = [...flags.keys()].filter((f) => !known.has(f));
   if (unknownFlags.length > 0) throw new ConfigError(`Unknown flag(s): ${unknownFlags.map((f) => `--${f}`).join(', ')}`);
   if (flags.has('help')) throw new ConfigError('');
@@ -127,6 +134,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     signalWarmup: int('signal-warmup', 20, 0),
     childN: int('child-n', 100, 1),
     childWarmup: int('child-warmup', 10, 0),
+    tracingN: int('tracing-n', 1000, 1),
+    tracingLatencyN: int('tracing-latency-n', 200, 1),
+    tracingRounds: int('tracing-rounds', 6, 1),
     verbose: verbose !== undefined && verbose !== '' && verbose !== '0' && verbose !== 'false',
   };
 }

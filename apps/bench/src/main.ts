@@ -15,6 +15,7 @@ import { runRetry } from './scenarios/retry';
 import { runSignal } from './scenarios/signal';
 import { runStatements } from './scenarios/statements';
 import { runThroughput } from './scenarios/throughput';
+import { runTracing } from './scenarios/tracing';
 
 const SCENARIOS: Record<ScenarioName, Scenario> = {
   statements: runStatements,
@@ -26,6 +27,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   signal: runSignal,
   child: runChild,
   retention: runRetention,
+  tracing: runTracing,
 };
 
 async function main(argv: string[]): Promise<void> {
