@@ -10,7 +10,7 @@ import { createTestDatabase, TestDatabase } from './support/database';
 import { bootKagzi, closeAllApps, KagziTestApp, sql, waitFor } from './support/app';
 import { FlatSpan, flatten, registerTracing, RegisteredTracing } from './fixtures/trace-sdk';
 import { WorkerProcess } from './fixtures/trace-processes';
-import { TraceChildWorkflow, TraceEffects, TraceFanOutWorkflow, TraceOrderWorkflow, TraceWaitsWorkflow } from './fixtures/trace-workflows';
+import { TraceChainWorkflow, TraceChildWorkflow, TraceEffects, TraceFanOutWorkflow, TraceOrderWorkflow, TraceWaitsWorkflow } from './fixtures/trace-workflows';
 
 const callerTracer = trace.getTracer('tracing-spec');
 
@@ -19,7 +19,7 @@ let kagzi: KagziTestApp;
 
 beforeAll(async () => {
   db = await createTestDatabase('tracing');
-  kagzi = await bootKagzi({ url: db.url, providers: [TraceEffects, TraceOrderWorkflow, TraceFanOutWorkflow, TraceChildWorkflow, TraceWaitsWorkflow] });
+  kagzi = await bootKagzi({ url: db.url, providers: [TraceEffects, TraceOrderWorkflow, TraceFanOutWorkflow, TraceChildWorkflow, TraceWaitsWorkflow, TraceChainWorkflow] });
 });
 
 afterAll(async () => {
@@ -164,6 +164,17 @@ describe('with the OpenTelemetry SDK registered', () => {
     expect(spans.some((s) => s.name === 'kagzi.step' && s.attributes['kagzi.step'] === 'TraceChildWorkflow.double' && childRuns.some((r) => r.spanId === s.parentSpanId))).toBe(true);
     const extra = spans.find((s) => s.name === 'kagzi.signal.wait' && s.attributes['kagzi.signal'] === 'extra')!;
     expect(parentRuns.has(extra.parentSpanId!)).toBe(true);
+  });
+
+  test('a run that continues as new: the next run of the chain is another kagzi.run under the same kagzi.start', async () => {
+    const { handle, caller } = await startAsCaller(TraceChainWorkflow, 0);
+    await expect(handle.result({ timeout: '10s' })).resolves.toBe(2);
+    const spans = await settledTrace(caller.traceId, (s) => s.some((x) => x.name === 'kagzi.run' && x.attributes['kagzi.outcome'] === 'completed'));
+    const start = spans.find((s) => s.name === 'kagzi.start')!;
+    const runs = spans.filter((s) => s.name === 'kagzi.run');
+    expect(runs.map((s) => s.attributes['kagzi.outcome'])).toEqual(['continued', 'completed']);
+    expect(new Set(runs.map((s) => s.attributes['kagzi.run_id'])).size).toBe(2);
+    for (const run of runs) expect(run.parentSpanId).toBe(start.spanId);
   });
 
   describe('across a SIGKILL of the worker process', () => {

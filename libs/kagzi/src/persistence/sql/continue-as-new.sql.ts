@@ -5,7 +5,7 @@ import { signalParents } from './signal-parent.sql';
 /**
  * `ctx.continueAsNew`, fenced by the lease, in one statement: the run ends COMPLETED with
  * `continued_as` set, and the next run of the chain is inserted (same workflow and version, the new
- * input, the same parent and onParentClose, `continued_from` set, a pending cancel carried over) and
+ * input, the same parent and onParentClose, `continued_from` set, a pending cancel and the trace context carried over) and
  * woken at commit. Result waiters are told the run finished (they read `continued_as` and follow the
  * chain), and a parent waiting on the run gets its end with `continuedAs`, so it waits for the next.
  */
@@ -18,13 +18,13 @@ with ended as (
       completed_at = now(), updated_at = now()
   where id = $1::uuid and lease_owner = $2::text and lease_epoch = $3::int and status = 'RUNNING'
   returning id, status, output, error, parent_run_id, continued_as, workflow_name, workflow_version, on_parent_close,
-            cancel_requested_at, cancel_reason
+            cancel_requested_at, cancel_reason, trace_context
 ), next as (
   insert into "${s}".workflow_runs
     (id, workflow_name, workflow_version, status, input, due_at, parent_run_id, on_parent_close, continued_from,
-     cancel_requested_at, cancel_reason)
+     cancel_requested_at, cancel_reason, trace_context)
   select $4::uuid, workflow_name, workflow_version, 'PENDING', $5::json, now(), parent_run_id, on_parent_close, id,
-         cancel_requested_at, cancel_reason
+         cancel_requested_at, cancel_reason, trace_context
   from ended
   returning id, workflow_name
 ), ${signalParents(s, 'ended')}
