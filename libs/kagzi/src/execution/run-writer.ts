@@ -9,6 +9,13 @@ import { RunStop } from './run-stop';
 /** Back-off between in-place retries of a write: 50 ms, doubling, at most 1 s. */
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 1_000;
+/** A write chosen as a deadlock (40P01) or serialization (40001) victim is tried again this often. */
+const MAX_CONFLICT_RETRIES = 5;
+
+function isTransactionConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
 
 /**
  * The writes of one execution. A connection failure is retried in place, with back-off, for as long
@@ -33,6 +40,11 @@ export class RunWriter {
       } catch (err: unknown) {
         if (isDataError(err)) this.failUnstorable(what, err);
         let gone = this.stop.notHeld();
+        // A deadlock or serialization victim was rolled back whole: the same fenced write can simply go again.
+        if (gone === undefined && isTransactionConflict(err) && retry < MAX_CONFLICT_RETRIES) {
+          await new Promise((resolve) => setTimeout(resolve, FIRST_RETRY_MS * (retry + 1)));
+          continue;
+        }
         if (gone !== undefined || !isConnectionFailure(err)) {
           this.logger.error(`Run ${this.runId}: database error while ${what}; stopping it here, it resumes when its lease expires: ${describeDatabaseError(err)}`);
           this.stop.finish({ kind: 'lost', reason: `database error while ${what}` });
