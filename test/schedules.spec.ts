@@ -106,11 +106,14 @@ describe('schedules', () => {
     expect(between).toBeGreaterThanOrEqual(2);
     expect(whileBlocked?.skipped).toBeGreaterThanOrEqual(2);
     expect(whileBlocked?.lastRunId).toBe(first.id);
-    expect(schedule?.skipped).toBe(between);
+    // A ticker that wakes late (a busy machine) fires only the latest due tick: the ones it slept
+    // through are coalesced, neither run nor counted. So at most every tick in between is counted.
+    expect(schedule?.skipped).toBeGreaterThanOrEqual(2);
+    expect(schedule?.skipped).toBeLessThanOrEqual(between);
     expect(runs.slice(0, 2).map((r) => r.id)).toEqual([first.id, second.id]);
     expect(scheduleEffects.count(name, first.scheduled_at)).toBe(1);
     expect(scheduleEffects.count(name, second.scheduled_at)).toBe(1);
-    expect([...tickLog.outcomes.values()].flat().filter((o) => o.kind === 'skipped')).toHaveLength(between);
+    expect([...tickLog.outcomes.values()].flat().filter((o) => o.kind === 'skipped')).toHaveLength(schedule?.skipped ?? -1);
   });
 
   it('refuses a bad cron expression or an unknown time zone at boot, naming the workflow', async () => {
