@@ -88,10 +88,15 @@ export class FixtureProcess {
     }
   }
 
-  async forceStop(): Promise<void> {
+  /** Sends `signal` and waits for the exit (nothing if the process has exited already). */
+  async kill(signal: NodeJS.Signals): Promise<void> {
     if (this.exit) return;
-    this.child.kill('SIGKILL');
+    this.child.kill(signal);
     await this.exited;
+  }
+
+  forceStop(): Promise<void> {
+    return this.kill('SIGKILL');
   }
 
   failure(message: string): Error {
