@@ -27,6 +27,7 @@ import { WorkerStore } from './persistence/worker.store';
 import { KagziWorker } from './worker/kagzi.worker';
 import { ScheduleTicker } from './schedules/schedule-ticker';
 import { RunRetention } from './retention/run-retention';
+import { BacklogMetrics } from './metrics/backlog.metrics';
 
 /**
  * `KagziModule.forRoot(options)` / `forRootAsync({ useFactory, inject, imports })`. Global by default
@@ -79,6 +80,7 @@ import { RunRetention } from './retention/run-retention';
     KagziExplorer,
     KagziWorker,
     RunRetention,
+    BacklogMetrics,
     ScheduleTicker,
     WorkflowClient,
     KagziHealthIndicator,

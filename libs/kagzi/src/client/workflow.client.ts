@@ -29,6 +29,7 @@ import { ScheduleStore } from '../persistence/schedule.store';
 import { versionError } from './version-errors';
 import { WorkflowHandle } from './workflow.handle';
 import { startTrace } from '../tracing/start.trace';
+import { recordRunStarted } from '../metrics/run.metrics';
 
 export type { RunCountFilter } from './run-queries';
 
@@ -82,11 +83,17 @@ export class WorkflowClient implements OnApplicationBootstrap {
     const runId = await traced.around(() => this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
       const inserted = await this.runs.insertRun({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs, traceContext: traced.carrier });
       traced.version(inserted.version);
-      if (inserted.id) return inserted.id;
+      if (inserted.id) {
+        recordRunStarted(name, inserted.version);
+        return inserted.id;
+      }
       // A repeated idempotency key returns the first run, even if its version was deprecated since.
       const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
       if (existing) return existing;
-      if (attempt > 1 && (await this.runs.getRunOutcome(id))) return id;
+      if (attempt > 1 && (await this.runs.getRunOutcome(id))) {
+        recordRunStarted(name, options.version);
+        return id;
+      }
       throw versionError(name, options.version, inserted);
     }));
     return this.getHandle<O>(runId);

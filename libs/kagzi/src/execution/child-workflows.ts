@@ -16,6 +16,7 @@ import { RunScope } from './run-scope.storage';
 import { expectRecorded, RunHost } from './run-host';
 import { traced } from '../tracing/operation.trace';
 import { ATTR, SPAN } from '../tracing/trace-names';
+import { recordRunStarted } from '../metrics/run.metrics';
 
 const CHILD_STEP = '$child';
 
@@ -67,6 +68,7 @@ async function startChildRun(
     run.write(`starting child workflow "${name}" (${key})`, () => run.runs.startChild(run.lease, { ...child, traceContext: span.carrier() })),
   );
   if (!started.held) run.loseLease(`its start of child workflow "${name}" (${key}) was refused`);
+  if (started.inserted) recordRunStarted(name, started.version);
   // Only a child inserted just now cannot have ended yet (one found by its key may have).
   if (started.id && started.recorded) return { childId: started.id, newestSeen: started.inserted ? started.newestSeen : undefined };
   if (!started.usable) throw versionError(name, options.version, started);

@@ -24,6 +24,7 @@ import { waitForSignal } from './signal-wait';
 import { setRunEvent } from './run-event';
 import { StepDefinition } from './step-definition';
 import { StepExecutor } from './step.executor';
+import { recordLeaseLost } from '../metrics/run.metrics';
 
 export type { ExecutionStop } from './run-stop';
 
@@ -231,6 +232,7 @@ export class RunExecution implements RunHost {
     return this.stop.failNonDeterministic(key, name, what);
   }
   loseLease(why: string): never {
+    recordLeaseLost(this.lease);
     return this.stop.loseLease(why, this.logger);
   }
 

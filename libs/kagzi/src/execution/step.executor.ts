@@ -9,6 +9,7 @@ import { RunScope, runScopeStorage } from './run-scope.storage';
 import { StepDefinition } from './step-definition';
 import { RunHost } from './run-host';
 import { AttemptSpan, attemptSpan } from '../tracing/step.trace';
+import { recordAttempt } from '../metrics/run.metrics';
 
 interface FailedAttempt {
   key: string;
@@ -69,6 +70,7 @@ export class StepExecutor {
     // From here until its outcome is recorded, this attempt keeps the run from being parked.
     const executing = run.fibers.stepStarted();
     const startedAt = new Date();
+    const began = performance.now();
     const span = attemptSpan(run.lease, def.name, key, attempt);
     const controller = new AbortController();
     // A branch's signal already follows the run's (and its cancel), so one listener suffices.
@@ -97,6 +99,7 @@ export class StepExecutor {
         const first = firstStartedAt ?? startedAt;
         const retrying = policy.shouldRetry(error) && policy.allowsAttemptAt(nextAttemptAt, first);
         span.failed(error, retrying ? delayMs : undefined);
+        recordAttempt(run, def.name, retrying ? 'retried' : 'failed', began, error.kind);
         if (!retrying) {
           return { done: true, value: await this.commit<T>(place, { status: 'FAILED', error }) };
         }
@@ -113,8 +116,11 @@ export class StepExecutor {
       try {
         text = run.serializer.encode(value, `output of step "${def.name}"`).text;
       } catch (err: unknown) {
-        return { done: true, value: await this.commit<T>(place, { status: 'FAILED', error: unstorableValueError(err, def.name, attempt) }) };
+        const error = unstorableValueError(err, def.name, attempt);
+        recordAttempt(run, def.name, 'failed', began, error.kind);
+        return { done: true, value: await this.commit<T>(place, { status: 'FAILED', error }) };
       }
+      recordAttempt(run, def.name, 'completed', began);
       return { done: true, value: await this.commit<T>(place, { status: 'COMPLETED', text }) };
     } finally {
       parent.removeEventListener('abort', abortAttempt);

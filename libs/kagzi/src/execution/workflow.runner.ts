@@ -15,6 +15,7 @@ import { ExecutionStop, RunExecution, RunExecutionDeps } from './run-execution';
 import { runScopeStorage } from './run-scope.storage';
 import { WorkflowContextImpl } from './workflow-context';
 import { beginRunTrace, inRunContext, traceRunEnd, traceSegment } from '../tracing/run.trace';
+import { recordClaim, recordLeaseLost, recordRunEnd, recordRunStarted, recordSegmentStop } from '../metrics/run.metrics';
 
 type Outcome = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown };
 
@@ -46,6 +47,7 @@ export class WorkflowRunner {
       logger: this.logger,
     });
     beginRunTrace(claim);
+    recordClaim(claim);
     const done = this.drive(claim, execution).catch((err: unknown) => {
       // A write that gave up has already logged why and stopped the execution.
       const stop = execution.stopReason;
@@ -54,7 +56,17 @@ export class WorkflowRunner {
       execution.abort('unexpected error in the engine');
       return { kind: 'lost', reason: 'unexpected error in the engine' } as const;
     });
-    return { execution, done: traceSegment(claim.lease, done) };
+    return { execution, done: traceSegment(claim.lease, done.then((stop) => this.metered(claim, stop))) };
+  }
+
+  /** Counts how the segment stopped: a lost lease, or a run that continued as new (it ended COMPLETED, the next one started). */
+  private metered(claim: ClaimedRun, stop: ExecutionStop | 'finished'): ExecutionStop | 'finished' {
+    if (stop === 'finished') return stop;
+    if (stop.kind === 'continued') {
+      recordRunEnd(claim.lease, 'COMPLETED');
+      recordRunStarted(claim.workflowName, claim.version);
+    } else recordSegmentStop(claim.lease);
+    return stop;
   }
 
   private async drive(claim: ClaimedRun, execution: RunExecution): Promise<ExecutionStop | 'finished'> {
@@ -102,6 +114,7 @@ export class WorkflowRunner {
     const written = await execution.write(`recording its end (${status})`, () => this.runs.finishRun(execution.lease, status, output, stored));
     if (!written) return this.lost(execution, `its end (${status}) was refused`);
     traceRunEnd(execution.lease, status, error);
+    recordRunEnd(execution.lease, status);
     if (status === 'CANCELLED') this.logger.log(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) cancelled${error ? `: ${error.message}` : ''}`);
     else this.logger.debug?.(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) completed`);
     return 'finished';
@@ -123,12 +136,14 @@ export class WorkflowRunner {
     }
     if (!written) return this.lost(execution, 'its failure could not be recorded');
     traceRunEnd(execution.lease, 'FAILED', error);
+    recordRunEnd(execution.lease, 'FAILED');
     this.logger.warn(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) failed: [${error.kind}] ${error.message}`);
     return 'finished';
   }
 
   private lost(execution: RunExecution, why: string): ExecutionStop {
     this.logger.warn(`Run ${execution.runId}: lease lost, ${why}`);
+    recordLeaseLost(execution.lease);
     execution.abort(why);
     return { kind: 'lost', reason: why };
   }

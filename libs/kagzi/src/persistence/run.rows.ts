@@ -14,6 +14,9 @@ export interface ClaimedRunRow {
   cancel_reason: string | null;
   /** The starter's W3C trace context (propagator carrier); null without an SDK. */
   trace_context: Record<string, string> | null;
+  /** Milliseconds since it was due, and since its first claim (by the database's clock); numeric as text. */
+  claim_lag_ms: string;
+  age_ms: string;
   /** A run claimed before: its recorded steps, as JSON (timestamps as text). */
   steps: Array<Omit<StoredStepRow, 'next_attempt_at' | 'started_at'> & { next_attempt_at: string | null; started_at: string | null }> | null;
 }

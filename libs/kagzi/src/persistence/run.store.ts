@@ -23,6 +23,7 @@ import { getStepAttempts } from './sql/get-step-attempts.sql';
 import { insertRun } from './sql/insert-run.sql';
 import { listRuns } from './sql/list-runs.sql';
 import { loadSteps } from './sql/load-steps.sql';
+import { metricsBacklog } from './sql/metrics-backlog.sql';
 import { nextDue } from './sql/next-due.sql';
 import { parkRun } from './sql/park-run.sql';
 import { recordMarker } from './sql/record-marker.sql';
@@ -68,10 +69,12 @@ export class RunStore {
 
   async claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number): Promise<ClaimedRun[]> {
     const rows = await this.db.run<ClaimedRunRow>(claimRuns.with({ owner, ...served, limit, leaseMs }));
+    const claimedAt = performance.now();
     return rows.map((r) => ({
       lease: { runId: r.id, owner, epoch: r.lease_epoch }, workflowName: r.workflow_name, version: r.workflow_version, input: r.input,
       cancel: r.cancel_requested_at === null ? undefined : { cutAt: r.cancel_cut_at ?? undefined, reason: r.cancel_reason ?? undefined },
       traceContext: r.trace_context ?? undefined,
+      claimLagMs: Number(r.claim_lag_ms), ageMs: Number(r.age_ms), claimedAt,
       steps: r.steps?.map((g) => ({
         ...g,
         next_attempt_at: g.next_attempt_at === null ? null : new Date(g.next_attempt_at),
@@ -203,6 +206,12 @@ export class RunStore {
     cursor?: { createdAt: string; id: string }; limit: number;
   }): Promise<RunRow[]> {
     return this.db.run<RunRow>(listRuns.with(filter));
+  }
+
+  /** Due, unclaimed runs per (workflow, version), 0 for known versions without any (see metrics-backlog.sql.ts). */
+  async backlog(): Promise<Array<{ workflow: string; version: number; runs: number }>> {
+    const rows = await this.db.run<{ workflow_name: string; workflow_version: number; runs: number }>(metricsBacklog.with());
+    return rows.map((r) => ({ workflow: r.workflow_name, version: r.workflow_version, runs: r.runs }));
   }
 
   async countRuns(filter: { name?: string; version?: number; statuses?: RunStatus[] }): Promise<number> {

@@ -20,6 +20,11 @@ export interface ClaimedRun {
   cancel?: { cutAt?: Date; reason?: string };
   /** The starter's W3C trace context, stored with the run: the parent of each `kagzi.run` span. */
   traceContext?: Record<string, string>;
+  /** Claim time minus due time, and time since the run's first claim, by the database's clock (for the metrics). */
+  claimLagMs: number;
+  ageMs: number;
+  /** `performance.now()` when the claim returned. */
+  claimedAt: number;
 }
 
 /** The (workflow name, version) pairs a worker serves, as two arrays for `unnest`. */

@@ -14,6 +14,8 @@ import { RunStore } from '../persistence/run.store';
 import { ClaimedRun, Lease, ServedPairs } from '../persistence/store.types';
 import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
+import { observeActiveRuns } from '../metrics/kagzi-meter';
+import { recordLeaseLost } from '../metrics/run.metrics';
 import { ClaimLoop } from './claim-loop';
 import { LeaseKeeper } from './lease-keeper';
 import { servedPairs, WorkerRegistration } from './worker-registration';
@@ -126,6 +128,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       this.notifications.onAnyFinished((runId, notice) => {
         if (notice.status === 'CANCELLED') this.held.get(runId)?.execution.abort('the run was cancelled');
       }),
+      observeActiveRuns(() => this.held.size),
     ];
     this.running = { options, registration, leases, loop, unsubscribe };
     this.currentState = 'RUNNING';
@@ -169,6 +172,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
           options.leaseDurationMs,
         ),
       lose: (lease, reason) => {
+        recordLeaseLost(lease);
         const run = this.held.get(lease.runId);
         if (run?.lease.epoch === lease.epoch) this.stopHeld(run, reason);
       },
