@@ -1,7 +1,9 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { KagziModule } from '@kagzi/nestjs';
 import { HealthController } from './health/health.controller';
+import { MetricsModule } from './metrics/metrics.module';
 import { OrdersModule } from './orders/orders.module';
 
 @Module({
@@ -13,4 +15,12 @@ import { OrdersModule } from './orders/orders.module';
   ],
   controllers: [HealthController],
 })
-export class AppModule {}
+export class AppModule {
+  /**
+   * The HTTP app (`npm start`): AppModule plus `GET /metrics`, served from `exporter`, the reader of the
+   * MeterProvider that telemetry.ts registers. The batch demo (`npm run demo`) boots plain AppModule.
+   */
+  static withMetrics(exporter: PrometheusExporter): DynamicModule {
+    return { module: AppModule, imports: [MetricsModule.forRoot(exporter)] };
+  }
+}

@@ -21,8 +21,19 @@ const EXIT_GRACE_MS = 5_000;
  * `npm run demo`: boots the same AppModule as `npm start`, without HTTP, pushes a batch of orders through
  * the order-fulfilment workflow, shows progress, prints a summary, and shuts everything down.
  *   DEMO_ORDERS (default 50)   DEMO_PAYMENT_FAILURE_RATE (default 0.2)   DEMO_TIMEOUT_MS (default 120000)
+ * Warnings (retried payments and the like) go to .kagzi/demo.log, not around the progress bar; the last line counts them.
  */
 async function main(): Promise<number> {
+  const logger = new DemoLogger();
+  try {
+    return await runDemo(logger);
+  } finally {
+    logger.close();
+    if (logger.warnings > 0) process.stdout.write(`${logger.warnings} warning${logger.warnings === 1 ? '' : 's'} written to ${logger.logFile}\n`);
+  }
+}
+
+async function runDemo(logger: DemoLogger): Promise<number> {
   const count = intFromEnv('DEMO_ORDERS', 50, 1, 100_000);
   const batchTimeoutMs = intFromEnv('DEMO_TIMEOUT_MS', 120_000, 1_000, 3_600_000);
   const gateway = paymentGatewayOptionsFromEnv();
@@ -31,7 +42,6 @@ async function main(): Promise<number> {
   out.write(`Kagzi demo: ${count} orders through the "order-fulfilment" workflow on ${describeDatabase()}\n`);
   if (gateway.failureRate > 0) out.write(`Simulated payment outages: ${(gateway.failureRate * 100).toFixed(1)}% of charges (seed "${gateway.seed}")\n`);
 
-  const logger = new DemoLogger();
   const bootStarted = performance.now();
   const app = await withTimeout(
     NestFactory.createApplicationContext(AppModule, { logger, abortOnError: false }),
