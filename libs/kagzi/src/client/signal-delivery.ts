@@ -9,6 +9,7 @@ import { PayloadSerializer } from '../execution/payload.serializer';
 import { StartOptions } from '../interfaces/run.interface';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { SendResult, SignalStore } from '../persistence/signal.store';
+import { startTrace } from '../tracing/start.trace';
 import { startOptionsSchema } from './client-input';
 import { versionError } from './version-errors';
 
@@ -35,8 +36,15 @@ export class SignalDelivery {
     const { text } = this.serializer.encode(input, `input of workflow "${workflow}"`);
     const prepared = this.prepare(signal.name, signal.payload);
     // Ids chosen before the first attempt: a retry after a lost reply finds the run by its key and stores the signal once.
-    const run = { id: randomUUID(), name: workflow, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs };
-    const done = await this.retry.run(`signalWithStart() of workflow "${workflow}"`, () => this.signals.startAndSend(run, prepared));
+    const id = randomUUID();
+    // A `kagzi.start` span as for start(): its context is stored with the run if this call inserts it.
+    const traced = startTrace(workflow, id, options.version);
+    const run = { id, name: workflow, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs, traceContext: traced.carrier };
+    const done = await traced.around(async () => {
+      const result = await this.retry.run(`signalWithStart() of workflow "${workflow}"`, () => this.signals.startAndSend(run, prepared));
+      traced.version(result.start.version);
+      return result;
+    });
     if (!done.runId || !done.send) throw versionError(workflow, options.version, done.start);
     assertDelivered(done.send, done.runId, signal.name);
     return done.runId;

@@ -30,10 +30,11 @@ export class SignalStore {
 
   /**
    * signalWithStart: inserts the run unless its idempotency key exists, then signals the new or existing
-   * run, in one transaction: either both happen or neither does.
+   * run, in one transaction: either both happen or neither does. `run.traceContext` is stored only with
+   * a run this call inserts.
    */
   async startAndSend(
-    run: { id: string; name: string; version?: number; input: string; idempotencyKey: string; delayMs: number },
+    run: { id: string; name: string; version?: number; input: string; idempotencyKey: string; delayMs: number; traceContext?: Record<string, string> },
     signal: { name: string; payload: string; deliveryId: string },
   ): Promise<{ start: InsertRunResult; runId?: string; send?: SendResult }> {
     return this.db.transaction(async (query) => {

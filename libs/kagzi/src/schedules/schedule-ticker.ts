@@ -7,7 +7,8 @@ import { PayloadSerializer } from '../execution/payload.serializer';
 import { KAGZI_RESOLVED_OPTIONS } from '../kagzi.constants';
 import { isConnectionFailure } from '../persistence/connection-failure';
 import { ConnectionRetry } from '../persistence/connection-retry';
-import { ScheduleStore, ScheduleTick } from '../persistence/schedule.store';
+import { ScheduleStore, ScheduleTick, TickOutcome } from '../persistence/schedule.store';
+import { tickTrace } from '../tracing/tick.trace';
 import { KagziWorker } from '../worker/kagzi.worker';
 import { latestTick, nextTick } from './cron';
 import { DueTick, LocalSchedule, TickPlan } from './tick-plan';
@@ -124,7 +125,20 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
       idempotencyKey: scheduleKey(tick),
       input: this.serializer.encode({ scheduledAt: tick }, `input of workflow "${schedule.name}"`).text,
     }));
-    const outcomes = await this.schedules.tick(ticks);
+    // One `kagzi.schedule.tick` span per tick: its context is stored with the run the tick starts.
+    const traces = ticks.map((t) => tickTrace(t));
+    ticks.forEach((t, i) => (t.traceContext = traces[i].carrier));
+    let outcomes: TickOutcome[];
+    try {
+      outcomes = await this.schedules.tick(ticks);
+    } catch (err: unknown) {
+      for (const t of traces) t.fail(err);
+      throw err;
+    }
+    ticks.forEach((t, i) => {
+      const o = outcomes.find((x) => x.name === t.name && x.version === t.version);
+      traces[i].end(o?.kind ?? 'none', o?.kind === 'started' ? o.runId : undefined);
+    });
     for (const o of outcomes) {
       const at = o.tick.toISOString();
       if (o.kind === 'started') this.logger.debug(`Schedule ${o.name} v${o.version}: tick ${at} started run ${o.runId}`);

@@ -6,6 +6,8 @@ export const SPAN = {
   sleep: 'kagzi.sleep',
   signalWait: 'kagzi.signal.wait',
   childStart: 'kagzi.child.start',
+  /** One schedule's tick fired by a worker's ticker: the root of the trace of the run it starts. */
+  scheduleTick: 'kagzi.schedule.tick',
 } as const;
 
 export const ATTR = {
@@ -30,4 +32,8 @@ export const ATTR = {
   childRunId: 'kagzi.child.run_id',
   /** On a span still open when its segment stopped (a sleep that parked the run, a step cut by a lost lease): why. */
   segmentEnd: 'kagzi.segment_end',
+  /** On `kagzi.schedule.tick`: the schedule's cron expression, its time zone, and the tick (ISO time, the run's `scheduledAt`). */
+  schedule: 'kagzi.schedule',
+  scheduleTimezone: 'kagzi.schedule_timezone',
+  scheduledAt: 'kagzi.scheduled_at',
 } as const;

@@ -13,13 +13,15 @@ import { statement } from '../statement';
  * key order, so concurrent ticks and registrations never deadlock.
  * A tick while a run the schedule started is still live (any version: due_at is set exactly while a run
  * is not COMPLETED, FAILED or CANCELLED) starts nothing and is counted in `skipped`.
+ * `trace_context`: the W3C context of the tick's `kagzi.schedule.tick` span (tracing/tick.trace.ts),
+ * stored with the run it starts; null without an SDK.
  */
 export const tickSchedules = statement(
   'tickSchedules',
   (s) => `
 with fired as (
-  select * from unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::uuid[], $8::text[], $9::text[])
-    as f(workflow_name, version, cron, timezone, tick, next_tick, run_id, idempotency_key, input)
+  select * from unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::uuid[], $8::text[], $9::text[], $10::text[])
+    as f(workflow_name, version, cron, timezone, tick, next_tick, run_id, idempotency_key, input, trace_context)
 ), due as (
   select f.*, exists (
            select 1 from "${s}".workflow_runs r
@@ -31,8 +33,8 @@ with fired as (
   order by sc.workflow_name, sc.version
   for update of sc
 ), started as (
-  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at)
-  select run_id, workflow_name, version, 'PENDING', input::json, idempotency_key, now() from due where not busy
+  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at, trace_context)
+  select run_id, workflow_name, version, 'PENDING', input::json, idempotency_key, now(), trace_context::jsonb from due where not busy
   on conflict do nothing
   returning id, workflow_name
 ), moved as (
@@ -51,7 +53,7 @@ from moved`,
   (a: { ticks: ScheduleTick[] }) => [
     a.ticks.map((t) => t.name), a.ticks.map((t) => t.version), a.ticks.map((t) => t.cron), a.ticks.map((t) => t.timezone),
     a.ticks.map((t) => t.tick), a.ticks.map((t) => t.nextTick), a.ticks.map((t) => t.runId), a.ticks.map((t) => t.idempotencyKey),
-    a.ticks.map((t) => t.input),
+    a.ticks.map((t) => t.input), a.ticks.map((t) => (t.traceContext ? JSON.stringify(t.traceContext) : null)),
   ],
 );
 
@@ -69,4 +71,6 @@ export interface ScheduleTick {
   idempotencyKey: string;
   /** The serialized input `{ scheduledAt }`. */
   input: string;
+  /** The tick span's W3C context, stored with the run (absent when untraced). */
+  traceContext?: Record<string, string>;
 }
