@@ -19,6 +19,7 @@ import { pathOfKey, ReplayLogger } from './replay-logger';
 import { ExecutionStop, RunStop } from './run-stop';
 import { RunCancel } from './run-cancel';
 import { RunWriter } from './run-writer';
+import { RunLogger } from './run-logger';
 import { durableSleep } from './durable-sleep';
 import { waitForSignal } from './signal-wait';
 import { setRunEvent } from './run-event';
@@ -55,7 +56,8 @@ export class RunExecution implements RunHost {
   readonly signals: SignalStore;
   readonly serializer: PayloadSerializer;
   readonly defaultRetry: RetryPolicy;
-  readonly logger: Logger;
+  /** The library's log lines about this run, each with its run id, workflow and version as fields. */
+  readonly logger: RunLogger;
   /** `ctx.logger`: writes each line once, not once per replay (see ReplayLogger). */
   readonly workflowLogger: ReplayLogger;
   private readonly stop: RunStop;
@@ -71,7 +73,8 @@ export class RunExecution implements RunHost {
     private readonly stored: Map<string, StoredStepRow>,
     private readonly deps: RunExecutionDeps,
   ) {
-    ({ runs: this.runs, signals: this.signals, serializer: this.serializer, defaultRetry: this.defaultRetry, logger: this.logger } = deps);
+    ({ runs: this.runs, signals: this.signals, serializer: this.serializer, defaultRetry: this.defaultRetry } = deps);
+    this.logger = new RunLogger(deps.logger, { runId: lease.runId, workflowName, version });
     this.workflowLogger = new ReplayLogger(`Run ${lease.runId} (${workflowName} v${version}): `, workflowName, () => this.stored.size > 0, () => runScopeStorage.getStore()?.path ?? '');
     this.fibers = new RunFibers((due, forSignal) => this.parkWhenIdle(due, forSignal));
     this.stop = new RunStop(lease.runId, () => this.fibers.dispose());
@@ -85,16 +88,12 @@ export class RunExecution implements RunHost {
         return delivered;
       },
     });
-    this.writer = new RunWriter(lease.runId, this.stop, deps.logger);
+    this.writer = new RunWriter(lease.runId, this.stop, this.logger);
     this.steps = new StepExecutor(this);
   }
 
   get runId(): string {
     return this.lease.runId;
-  }
-
-  get controller(): AbortController {
-    return this.stop.controller;
   }
 
   signalOf(scope: RunScope): AbortSignal {

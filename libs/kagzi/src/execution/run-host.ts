@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import type { RunLogger } from './run-logger';
 import type { WorkflowHandle } from '../client/workflow.handle';
 import { StepError } from '../errors/step.error';
 import { WorkflowRef } from '../interfaces/workflow.interface';
@@ -23,8 +23,6 @@ export interface RunHost {
   readonly version: number;
   readonly lease: Lease;
   readonly fibers: RunFibers;
-  /** The run's stops in this worker (lost lease, fatal error, parked). */
-  readonly controller: AbortController;
   /** A cancel of the run as its code receives it. */
   readonly cancel: Pick<RunCancel, 'known' | 'sleepEnded'>;
   /** The signal the operations of `scope` follow: the cancel outside `nonCancellable`, and the run's stops. */
@@ -35,7 +33,7 @@ export interface RunHost {
   readonly signals: SignalStore;
   readonly serializer: PayloadSerializer;
   readonly defaultRetry: RetryPolicy;
-  readonly logger: Logger;
+  readonly logger: RunLogger;
   /** Deterministic step key: scope path + name + call count in that scope. */
   nextKey(path: string, name: string): string;
   /** What an earlier execution recorded under `key`. */

@@ -1,9 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import { Logger } from '@nestjs/common';
 import { ErrorKind } from '../errors/error-kind';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { PermanentError, StepError } from '../errors/step.error';
 import { WorkflowCancelledError } from '../errors/workflow-cancelled.error';
+import type { RunLogger } from './run-logger';
 
 /** Why the workflow function stopped before returning: it is abandoned, never resumed in this process. */
 export type ExecutionStop =
@@ -71,7 +71,7 @@ export class RunStop {
   }
 
   /** A write of the run was refused: this worker no longer holds it. */
-  loseLease(why: string, logger: Pick<Logger, 'warn'>): never {
+  loseLease(why: string, logger: Pick<RunLogger, 'warn'>): never {
     logger.warn(`Run ${this.runId}: lease lost, stopping it locally: ${why}`);
     this.finish({ kind: 'lost', reason: why });
     throw new LeaseLostError(`Run ${this.runId} is no longer owned by this worker: ${why}`);

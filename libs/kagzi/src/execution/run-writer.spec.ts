@@ -1,9 +1,9 @@
-import { Logger } from '@nestjs/common';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { RunStop } from './run-stop';
 import { RunWriter } from './run-writer';
+import { RunLogger } from './run-logger';
 
-const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined } as unknown as RunLogger;
 
 function conflict(code: string): Error & { code: string } {
   return Object.assign(new Error(code === '40P01' ? 'deadlock detected' : 'could not serialize access'), { code });

@@ -1,9 +1,9 @@
-import { Logger } from '@nestjs/common';
 import { ErrorKind } from '../errors/error-kind';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { PermanentError } from '../errors/step.error';
 import { isConnectionFailure } from '../persistence/connection-failure';
 import { describeDatabaseError, isDataError } from '../persistence/database-errors';
+import { RunLogger } from './run-logger';
 import { RunStop } from './run-stop';
 
 /** Back-off between in-place retries of a write: 50 ms, doubling, at most 1 s. */
@@ -28,7 +28,7 @@ export class RunWriter {
   constructor(
     private readonly runId: string,
     private readonly stop: RunStop,
-    private readonly logger: Logger,
+    private readonly logger: RunLogger,
   ) {}
 
   async write<T>(what: string, fn: () => Promise<T>): Promise<T> {

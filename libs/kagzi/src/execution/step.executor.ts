@@ -105,6 +105,7 @@ export class StepExecutor {
         }
         run.logger.warn(
           `Run ${run.runId}: step "${def.name}" (${key}) attempt ${attempt} failed [${error.kind}] ${error.message}; retrying at ${nextAttemptAt.toISOString()}`,
+          key,
         );
         span.end(); // the back-off is not part of the attempt
         await this.retryLater(scope, { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt }, executing);

@@ -52,7 +52,7 @@ export class WorkflowRunner {
       // A write that gave up has already logged why and stopped the execution.
       const stop = execution.stopReason;
       if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
-      this.logger.error(`Run ${claim.lease.runId}: execution failed unexpectedly; it resumes when its lease expires: ${String(err)}`);
+      execution.logger.error(`Run ${claim.lease.runId}: execution failed unexpectedly; it resumes when its lease expires: ${String(err)}`);
       execution.abort('unexpected error in the engine');
       return { kind: 'lost', reason: 'unexpected error in the engine' } as const;
     });
@@ -115,8 +115,8 @@ export class WorkflowRunner {
     if (!written) return this.lost(execution, `its end (${status}) was refused`);
     traceRunEnd(execution.lease, status, error);
     recordRunEnd(execution.lease, status);
-    if (status === 'CANCELLED') this.logger.log(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) cancelled${error ? `: ${error.message}` : ''}`);
-    else this.logger.debug?.(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) completed`);
+    if (status === 'CANCELLED') execution.logger.log(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) cancelled${error ? `: ${error.message}` : ''}`);
+    else execution.logger.debug(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) completed`);
     return 'finished';
   }
 
@@ -137,12 +137,12 @@ export class WorkflowRunner {
     if (!written) return this.lost(execution, 'its failure could not be recorded');
     traceRunEnd(execution.lease, 'FAILED', error);
     recordRunEnd(execution.lease, 'FAILED');
-    this.logger.warn(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) failed: [${error.kind}] ${error.message}`);
+    execution.logger.warn(`Run ${execution.runId} (${execution.workflowName} v${execution.version}) failed: [${error.kind}] ${error.message}`);
     return 'finished';
   }
 
   private lost(execution: RunExecution, why: string): ExecutionStop {
-    this.logger.warn(`Run ${execution.runId}: lease lost, ${why}`);
+    execution.logger.warn(`Run ${execution.runId}: lease lost, ${why}`);
     recordLeaseLost(execution.lease);
     execution.abort(why);
     return { kind: 'lost', reason: why };

@@ -239,7 +239,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   /** Stops a held run here, once. */
   private stopHeld(run: HeldRun, reason: string): void {
     if (run.execution.stopReason) return;
-    this.logger.warn(`Run ${run.lease.runId}: stopping it in worker ${this.name}: ${reason}`);
+    run.execution.logger.warn(`Run ${run.lease.runId}: stopping it in worker ${this.name}: ${reason}`);
     run.execution.abort(reason);
   }
 }
