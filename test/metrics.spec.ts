@@ -9,7 +9,7 @@ import { DataPoint, Histogram, MeterProvider, MetricReader } from '@opentelemetr
 import { createTestDatabase, TestDatabase } from './support/database';
 import { bootKagzi, closeAllApps, deferred, KagziTestApp, waitFor } from './support/app';
 import {
-  holds, METERED_PROVIDERS, MeteredGateV2, MeteredHold, MeteredLease, MeteredOrder, MeteredPayment, MeteredRefusal, metricEffects, metricsDb,
+  holds, METERED_PROVIDERS, MeteredChain, MeteredInbox, MeteredGateV2, MeteredHold, MeteredLease, MeteredOrder, MeteredPayment, MeteredRefusal, metricEffects, metricsDb,
 } from './fixtures/metrics-workflows';
 
 /** A pull reader: the test collects when it wants to look. */
@@ -33,7 +33,7 @@ beforeAll(async () => {
   metrics.setGlobalMeterProvider(provider);
   db = await createTestDatabase('metrics');
   metricsDb.url = db.url;
-  kagzi = await bootKagzi({ url: db.url, providers: METERED_PROVIDERS, worker: { name: 'metered', workflows: ['MeteredOrder', 'MeteredPayment', 'MeteredRefusal', 'MeteredHold', 'MeteredLease'] } });
+  kagzi = await bootKagzi({ url: db.url, providers: METERED_PROVIDERS, worker: { name: 'metered', workflows: ['MeteredOrder', 'MeteredPayment', 'MeteredRefusal', 'MeteredHold', 'MeteredLease', 'MeteredInbox', 'MeteredChain'] } });
 });
 
 afterAll(async () => {
@@ -148,4 +148,22 @@ test('a lost lease is counted once, and the run completes when claimed again', a
   expect(sum(await collect('kagzi.leases.lost'), { 'kagzi.workflow': 'MeteredLease' }) - before).toBe(1);
   // Its first segment lost the lease, so only the second one ended the run.
   expect(sum(await collect('kagzi.runs.finished'), { 'kagzi.workflow': 'MeteredLease' })).toBe(1);
+});
+
+test('runs started by signalWithStart, continue-as-new and children are counted where they are created, once each', async () => {
+  const started = async (workflow: string): Promise<number> => sum(await collect('kagzi.runs.started'), { 'kagzi.workflow': workflow });
+  const [inbox, chain, order] = [await started('MeteredInbox'), await started('MeteredChain'), await started('MeteredOrder')];
+  const first = await kagzi.client.signalWithStart(MeteredInbox, 'i1', { name: 'note', payload: 'a' }, { idempotencyKey: 'inbox-i1' });
+  const again = await kagzi.client.signalWithStart(MeteredInbox, 'i1', { name: 'note', payload: 'b' }, { idempotencyKey: 'inbox-i1' });
+  expect(again.runId).toBe(first.runId);
+  await expect(first.result({ timeout: '10s' })).resolves.toBe('i1:a');
+  expect((await started('MeteredInbox')) - inbox).toBe(1);
+
+  const head = await kagzi.client.start(MeteredChain, { id: 'c1', left: 2 });
+  await expect(head.result({ timeout: '15s' })).resolves.toBe('c1-child:shipped');
+  // The head, then two runs continued as new; their child.
+  expect((await started('MeteredChain')) - chain).toBe(3);
+  expect((await started('MeteredOrder')) - order).toBe(1);
+  const finished = await collect('kagzi.runs.finished');
+  expect(sum(finished, { 'kagzi.workflow': 'MeteredChain', 'kagzi.status': 'COMPLETED' })).toBe(3);
 });

@@ -12,6 +12,7 @@ import { SendResult, SignalStore } from '../persistence/signal.store';
 import { startTrace } from '../tracing/start.trace';
 import { startOptionsSchema } from './client-input';
 import { versionError } from './version-errors';
+import { recordRunStarted } from '../metrics/run.metrics';
 
 /** The client's signal calls: checked input, one durable send (retried through outages without duplicates), typed refusals. */
 export class SignalDelivery {
@@ -46,6 +47,7 @@ export class SignalDelivery {
       return result;
     });
     if (!done.runId || !done.send) throw versionError(workflow, options.version, done.start);
+    if (done.runId === id) recordRunStarted(workflow, done.start.version);
     assertDelivered(done.send, done.runId, signal.name);
     return done.runId;
   }

@@ -12,6 +12,7 @@ import { tickTrace } from '../tracing/tick.trace';
 import { KagziWorker } from '../worker/kagzi.worker';
 import { latestTick, nextTick } from './cron';
 import { DueTick, LocalSchedule, TickPlan } from './tick-plan';
+import { recordRunStarted } from '../metrics/run.metrics';
 
 /** The idempotency key of a schedule's run for `tick`: (workflow name, key) is unique, so one run per tick. */
 export function scheduleKey(tick: Date): string {
@@ -141,8 +142,10 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
     });
     for (const o of outcomes) {
       const at = o.tick.toISOString();
-      if (o.kind === 'started') this.logger.debug(`Schedule ${o.name} v${o.version}: tick ${at} started run ${o.runId}`);
-      else if (o.kind === 'skipped') this.logger.log(`Schedule ${o.name} v${o.version}: tick ${at} skipped: its previous run is still in flight`);
+      if (o.kind === 'started') {
+        recordRunStarted(o.name, o.version);
+        this.logger.debug(`Schedule ${o.name} v${o.version}: tick ${at} started run ${o.runId}`);
+      } else if (o.kind === 'skipped') this.logger.log(`Schedule ${o.name} v${o.version}: tick ${at} skipped: its previous run is still in flight`);
     }
   }
 
