@@ -156,7 +156,7 @@ test('runs started by signalWithStart, continue-as-new and children are counted 
   const first = await kagzi.client.signalWithStart(MeteredInbox, 'i1', { name: 'note', payload: 'a' }, { idempotencyKey: 'inbox-i1' });
   const again = await kagzi.client.signalWithStart(MeteredInbox, 'i1', { name: 'note', payload: 'b' }, { idempotencyKey: 'inbox-i1' });
   expect(again.runId).toBe(first.runId);
-  await expect(first.result({ timeout: '10s' })).resolves.toBe('i1:a');
+  await expect(first.result({ timeout: '10s' })).resolves.toBe('i1:a+b');
   expect((await started('MeteredInbox')) - inbox).toBe(1);
 
   const head = await kagzi.client.start(MeteredChain, { id: 'c1', left: 2 });

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BenchApp, bootBenchApp } from '../bench-app';
 import { emit, median, note, round, summarize } from '../report';
@@ -18,9 +19,10 @@ interface Round {
 }
 
 /**
- * What tracing costs: the 3-step workflow with no OpenTelemetry SDK registered (the API's no-op tracer)
- * vs with one registered as an app would (tracer provider, BatchSpanProcessor into an in-memory
- * exporter, AsyncLocalStorage context manager, W3C propagator), in one app, rounds alternating
+ * What OpenTelemetry costs: the 3-step workflow with no SDK registered (the API's no-op tracer and
+ * instruments) vs with one registered as an app would (tracer provider, BatchSpanProcessor into an
+ * in-memory exporter, AsyncLocalStorage context manager, W3C propagator; a meter provider whose periodic
+ * reader exports every 5 s, so the backlog gauge's statement runs too), in one app, rounds alternating
  * off/on then on/off so drift cancels. Each round: `tracingN` runs fired 64 at a time (workflows/s),
  * then `tracingLatencyN` runs one at a time (p50 of start() → result()). The cost reported is the median
  * over rounds of each round's paired difference (SDK vs no SDK measured back to back).
@@ -68,6 +70,7 @@ export async function runTracing(ctx: ScenarioContext): Promise<void> {
 async function measure(app: BenchApp, variant: Variant, n: number, latencyN: number): Promise<Round> {
   const exporter = new InMemorySpanExporter();
   const provider = variant === 'on' ? register(exporter) : undefined;
+  const meters = variant === 'on' ? registerMetrics() : undefined;
   try {
     const workflowsPerS = await throughput(app, n, 64);
     const latencies: number[] = [];
@@ -80,6 +83,8 @@ async function measure(app: BenchApp, variant: Variant, n: number, latencyN: num
     return { variant, workflowsPerS, p50Ms: summarize(latencies).p50, spans: exporter.getFinishedSpans().length };
   } finally {
     await provider?.shutdown();
+    await meters?.shutdown();
+    metrics.disable();
     trace.disable();
     context.disable();
     propagation.disable();
@@ -92,6 +97,14 @@ function register(exporter: InMemorySpanExporter): BasicTracerProvider {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
   trace.setGlobalTracerProvider(provider);
+  return provider;
+}
+
+/** A meter provider exporting every 5 s (the SDK's default interval) into memory. */
+function registerMetrics(): MeterProvider {
+  const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 5_000 });
+  const provider = new MeterProvider({ readers: [reader] });
+  metrics.setGlobalMeterProvider(provider);
   return provider;
 }
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Counter, Histogram, Meter, MeterProvider, ObservableResult, metrics } from '@opentelemetry/api';
+import { Counter, Histogram, Meter, MeterProvider, ObservableResult, createNoopMeter, metrics } from '@opentelemetry/api';
 import { KAGZI_VERSION } from '../kagzi.constants';
 import { METRIC, METRIC_ATTR, SECONDS_BUCKETS } from './metric-names';
 
@@ -24,16 +24,20 @@ const logger = new Logger('Kagzi');
 /** A backlog read failed (logged once until one works again). */
 let backlogFailing = false;
 
-let current: { provider: MeterProvider; instruments: KagziInstruments } | undefined;
+let current: { provider: MeterProvider; instruments: KagziInstruments | undefined } | undefined;
 
 /**
- * Kagzi's instruments. The API has no proxy for meters (an instrument made before an SDK is registered
- * stays a no-op), so they are made again whenever the global provider changed: one comparison per use.
- * Without an SDK they are the API's no-op instruments.
+ * Kagzi's instruments, or undefined when no SDK is registered (the API's no-op meter): callers then skip
+ * building attributes and reading clocks, so an app without an SDK pays one comparison per call. The API
+ * has no proxy for meters (an instrument made before an SDK is registered stays a no-op), so they are
+ * made again whenever the global provider changed.
  */
-export function kagziInstruments(): KagziInstruments {
+export function kagziInstruments(): KagziInstruments | undefined {
   const provider = metrics.getMeterProvider();
-  if (current?.provider !== provider) current = { provider, instruments: createInstruments(provider.getMeter('kagzi', KAGZI_VERSION)) };
+  if (current?.provider !== provider) {
+    const meter = provider.getMeter('kagzi', KAGZI_VERSION);
+    current = { provider, instruments: meter === createNoopMeter() ? undefined : createInstruments(meter) };
+  }
   return current.instruments;
 }
 
