@@ -29,7 +29,7 @@ beforeAll(async () => {
   process.env.KAGZI_DATABASE_URL = db.url;
   delete process.env.DATABASE_URL;
   process.env.DEMO_PAYMENT_FAILURE_RATE = '0';
-  app = await NestFactory.create(AppModule.withMetrics(prometheusExporter), { logger: ['error'] });
+  app = await NestFactory.create(AppModule.http(prometheusExporter), { logger: ['error'] });
   await app.listen(0, '127.0.0.1');
   baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
 });

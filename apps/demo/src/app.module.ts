@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { KagziModule } from '@kagzi/nestjs';
+import { KagziDashboardModule, KagziModule } from '@kagzi/nestjs';
 import { HealthController } from './health/health.controller';
 import { MetricsModule } from './metrics/metrics.module';
 import { OrdersModule } from './orders/orders.module';
@@ -17,10 +17,11 @@ import { OrdersModule } from './orders/orders.module';
 })
 export class AppModule {
   /**
-   * The HTTP app (`npm start`): AppModule plus `GET /metrics`, served from `exporter`, the reader of the
-   * MeterProvider that telemetry.ts registers. The batch demo (`npm run demo`) boots plain AppModule.
+   * The HTTP app (`npm start`): AppModule plus `GET /metrics`, served from `exporter` (the reader of the
+   * MeterProvider that telemetry.ts registers), and the dashboard at /kagzi (open: this is a demo; put a
+   * guard or `readOnly: true` in front of it anywhere else). The batch demo (`npm run demo`) boots plain AppModule.
    */
-  static withMetrics(exporter: PrometheusExporter): DynamicModule {
-    return { module: AppModule, imports: [MetricsModule.forRoot(exporter)] };
+  static http(exporter: PrometheusExporter): DynamicModule {
+    return { module: AppModule, imports: [MetricsModule.forRoot(exporter), KagziDashboardModule.forRoot({ path: '/kagzi' })] };
   }
 }

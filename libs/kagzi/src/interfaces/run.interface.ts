@@ -26,10 +26,21 @@ export interface StepAttempt {
   error?: SerializedStepError;
 }
 
+/** What a recorded entry of a run is: a step call, a durable sleep, a parallel group, a signal wait, an event set, a child started. */
+export type StepKind = 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL' | 'EVENT' | 'CHILD';
+
 export interface StepDetails {
   key: string;
   name: string;
+  kind: StepKind;
+  /** RUNNING: in progress (a step between attempts, a sleep not yet over, a group with branches going). */
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+  /** When its first attempt (the sleep, the group, the wait) started, and when it ended. */
+  startedAt: Date;
+  completedAt?: Date;
+  /** Inside `ctx.parallel`/`ctx.race`: the key of the innermost group, and the branch (its index) within it. */
+  group?: string;
+  branch?: string;
   output?: unknown;
   error?: SerializedStepError;
   attempts: StepAttempt[];

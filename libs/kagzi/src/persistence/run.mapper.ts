@@ -63,12 +63,17 @@ function toStepDetails(row: StepRow, attempts: StepAttempt[] | undefined, serial
   const step: StepDetails = {
     key: row.step_key,
     name: row.step_name,
+    kind: row.kind,
     status: row.status,
+    startedAt: row.started_at,
     // A durable sleep has no attempts; its one record stands for itself.
     attempts: attempts ?? [
       { attempt: 1, runTry: 1, startedAt: row.started_at, ...(row.completed_at ? { finishedAt: row.completed_at } : {}) },
     ],
   };
+  if (row.completed_at !== null) step.completedAt = row.completed_at;
+  if (row.parallel_group_id !== null) step.group = row.parallel_group_id;
+  if (row.parent_step_id !== null) step.branch = row.parent_step_id;
   if (row.output !== null) step.output = serializer.decode(row.output);
   if (row.error) step.error = row.error;
   return step;

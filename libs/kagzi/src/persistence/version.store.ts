@@ -43,7 +43,8 @@ export class VersionStore {
     });
   }
 
-  listVersions(name: string): Promise<VersionRow[]> {
+  /** The versions of `name`, or of every workflow (by name, then version) when it is null. */
+  listVersions(name: string | null): Promise<VersionRow[]> {
     return this.db.run<VersionRow>(listVersions.with({ name }));
   }
 }

@@ -1,17 +1,14 @@
 import { statement } from '../statement';
 
 /**
- * Every registered version of a workflow with what an operator needs before a deploy step: is it the
- * default, deprecated, served by a live worker (`worker_is_live()`), and how many
- * of its runs are still in flight, per status.
+ * Every registered version of a workflow (of every workflow when the name is null, for the dashboard)
+ * with what an operator needs before a deploy step: is it the default, deprecated, served by a live
+ * worker (`worker_is_live()`), and how many of its runs are still in flight, per status.
  */
 export const listVersions = statement(
   'listVersions',
   (s) => `
-with effective as (
-  select "${s}".default_version($1::text) as version
-)
-select v.workflow_name, v.version, v.version = e.version as is_default, v.deprecated_at, v.registered_at, v.last_seen_at,
+select v.workflow_name, v.version, v.version = "${s}".default_version(v.workflow_name) as is_default, v.deprecated_at, v.registered_at, v.last_seen_at,
        exists (
          select 1 from "${s}".workers w
          where w.status = 'RUNNING'
@@ -25,8 +22,8 @@ select v.workflow_name, v.version, v.version = e.version as is_default, v.deprec
            group by r.status
          ) counts
        ), '{}'::json) as runs
-from "${s}".workflow_versions v cross join effective e
-where v.workflow_name = $1::text
-order by v.version`,
-  (a: { name: string }) => [a.name],
+from "${s}".workflow_versions v
+where $1::text is null or v.workflow_name = $1::text
+order by v.workflow_name, v.version`,
+  (a: { name: string | null }) => [a.name],
 );

@@ -1,0 +1,27 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
+import { DashboardAdminController } from './dashboard-admin.controller';
+import { DashboardApiController } from './dashboard-api.controller';
+import { DASHBOARD_OPTIONS, KagziDashboardOptions, resolveDashboardOptions } from './dashboard-options';
+import { DashboardUiController } from './dashboard-ui.controller';
+import { DashboardGuard } from './dashboard.guard';
+import { DashboardStore } from './dashboard.store';
+
+/**
+ * `KagziDashboardModule.forRoot({ path?, readOnly?, guards? })`: a UI to see and operate runs, and its
+ * JSON API under `${path}/api`, served by the app itself. Needs `KagziModule` (global by default) in the
+ * same app. Guards apply to every route; without one, and unless read-only, a warning at boot says the
+ * dashboard is open.
+ */
+@Module({})
+export class KagziDashboardModule {
+  static forRoot(options: KagziDashboardOptions = {}): DynamicModule {
+    const resolved = resolveDashboardOptions(options);
+    return {
+      module: KagziDashboardModule,
+      imports: [RouterModule.register([{ path: resolved.path, module: KagziDashboardModule }])],
+      controllers: [DashboardApiController, DashboardAdminController, DashboardUiController],
+      providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, DashboardGuard, DashboardStore, ...resolved.guards],
+    };
+  }
+}
