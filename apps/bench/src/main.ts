@@ -11,6 +11,7 @@ import { runLatency } from './scenarios/latency';
 import { runParallelScenario } from './scenarios/parallel';
 import { REPLAY_CHILD_COMMAND, resumeReplayInThisProcess, runReplay } from './scenarios/replay';
 import { runRetention } from './scenarios/retention';
+import { runDashboard } from './scenarios/dashboard';
 import { runRetry } from './scenarios/retry';
 import { runSignal } from './scenarios/signal';
 import { runStatements } from './scenarios/statements';
@@ -27,6 +28,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   signal: runSignal,
   child: runChild,
   retention: runRetention,
+  dashboard: runDashboard,
   tracing: runTracing,
 };
 
