@@ -4,7 +4,7 @@
  * 404, 409, read-only, a denying guard); workflows and versions, workers, schedules, stats; the page
  * and its assets served from the package.
  */
-import { CanActivate, ConsoleLogger, ExecutionContext, INestApplication, Injectable, Module } from '@nestjs/common';
+import { CanActivate, ConsoleLogger, ExecutionContext, INestApplication, Injectable, Logger, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { KagziDashboardModule, KagziDashboardOptions, KagziModule, PermanentError, Step, Workflow, WorkflowClient, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
 import { createTestDatabase, TestDatabase } from './support/database';
@@ -229,6 +229,19 @@ describe('the page and access', () => {
       expect(await call(guarded.base, path)).toMatchObject({ status: 403, body: { code: 'KAGZI_FORBIDDEN' } });
     }
     expect((await call(guarded.base, `/api/runs/${ids.bad}/retry`, { method: 'POST', body: {} })).status).toBe(403);
+  });
+
+  test('an open dashboard (no guard, not read-only) says so at boot; a guarded or read-only one does not', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      await boot({ path: '/open' });
+      await boot({ path: '/closed', readOnly: true });
+      await boot({ path: '/locked', guards: [DenyAll] });
+      const lines = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('The dashboard at'));
+      expect(lines).toEqual([expect.stringContaining('The dashboard at /open is open')]);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   test('bad options are refused when the module is built', () => {

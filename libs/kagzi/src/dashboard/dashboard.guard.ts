@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { DASHBOARD_OPTIONS, ResolvedDashboardOptions } from './dashboard-options';
@@ -8,25 +8,17 @@ import { DASHBOARD_OPTIONS, ResolvedDashboardOptions } from './dashboard-options
  * the request with 403 `{ code: 'KAGZI_FORBIDDEN' }` (a guard may also throw its own HttpException).
  */
 @Injectable()
-export class DashboardGuard implements CanActivate, OnApplicationBootstrap {
-  private guards: CanActivate[] = [];
+export class DashboardGuard implements CanActivate {
+  private guards?: CanActivate[];
 
   constructor(
     @Inject(DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions,
     private readonly moduleRef: ModuleRef,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.guards = this.options.guards.map((type) => this.moduleRef.get(type, { strict: false }));
-    if (this.guards.length === 0 && !this.options.readOnly) {
-      new Logger('KagziDashboard').warn(
-        `The dashboard at ${this.options.path} is open: anyone who reaches this app can cancel, retry and signal runs. ` +
-          'Pass guards (KagziDashboardModule.forRoot({ guards: [YourAuthGuard] })) or readOnly: true.',
-      );
-    }
-  }
-
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    // Resolved at the first request: every provider exists by then, whatever the module order.
+    this.guards ??= this.options.guards.map((type) => this.moduleRef.get(type, { strict: false }));
     for (const guard of this.guards) {
       const verdict = guard.canActivate(context);
       const allowed = isObservable(verdict) ? await lastValueFrom(verdict) : await verdict;

@@ -1,8 +1,8 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Inject, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { DashboardAdminController } from './dashboard-admin.controller';
 import { DashboardApiController } from './dashboard-api.controller';
-import { DASHBOARD_OPTIONS, KagziDashboardOptions, resolveDashboardOptions } from './dashboard-options';
+import { DASHBOARD_OPTIONS, KagziDashboardOptions, ResolvedDashboardOptions, resolveDashboardOptions } from './dashboard-options';
 import { DashboardUiController } from './dashboard-ui.controller';
 import { DashboardGuard } from './dashboard.guard';
 import { DashboardStore } from './dashboard.store';
@@ -14,7 +14,17 @@ import { DashboardStore } from './dashboard.store';
  * dashboard is open.
  */
 @Module({})
-export class KagziDashboardModule {
+export class KagziDashboardModule implements OnApplicationBootstrap {
+  constructor(@Inject(DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions) {}
+
+  onApplicationBootstrap(): void {
+    if (this.options.guards.length > 0 || this.options.readOnly) return;
+    new Logger('KagziDashboard').warn(
+      `The dashboard at ${this.options.path} is open: anyone who reaches this app can cancel, retry and signal runs. ` +
+        'Pass guards (KagziDashboardModule.forRoot({ guards: [YourAuthGuard] })) or readOnly: true.',
+    );
+  }
+
   static forRoot(options: KagziDashboardOptions = {}): DynamicModule {
     const resolved = resolveDashboardOptions(options);
     return {
