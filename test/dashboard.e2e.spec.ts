@@ -205,6 +205,8 @@ describe('the dashboard in Chromium', () => {
     const sleeper = await started(DashSleeperWorkflow, { order: 'o-4' }, 'SLEEPING');
     await open(`/runs/${sleeper.runId}`);
     await page.getByTestId('run-status').filter({ hasText: 'SLEEPING' }).waitFor();
+    // an hour's sleep is drawn up to now, not to its wake-up time (which would squash every other bar)
+    expect(await page.getByTestId('sleep-bar').getAttribute('title')).toMatch(/^sleeping until \d{4}-/);
     await page.getByTestId('action-cancel').click();
     await page.getByTestId('dialog-reason').fill('no longer needed');
     await confirmDialog();

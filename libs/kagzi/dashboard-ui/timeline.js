@@ -28,7 +28,8 @@ export function layout(run, now = Date.now()) {
   let end = run.completedAt ? Date.parse(run.completedAt) : now;
 
   const rows = run.steps.map((step) => {
-    const spans = spansOf(step, now);
+    // nothing is drawn past the run's end, or past now while it is live (a sleep of an hour would squash the rest)
+    const spans = spansOf(step, run.completedAt ? Date.parse(run.completedAt) : now);
     const start = Math.min(Date.parse(step.startedAt), ...spans.map((s) => s.from));
     const stop = Math.max(start, ...spans.map((s) => s.to));
     end = Math.max(end, stop);
@@ -99,18 +100,21 @@ function laneIndex(laneKey) {
 /**
  * The time spans a step is drawn with: its attempts (ok, failed, running) with the back-off between
  * them, a sleep until its wake-up time, a wait until it was answered; markers have zero length.
+ * `now` is where anything still going is drawn to: the present, or the end of an ended run.
  */
 export function spansOf(step, now = Date.now()) {
   const started = Date.parse(step.startedAt);
   const completed = step.completedAt ? Date.parse(step.completedAt) : undefined;
   if (step.kind === 'SLEEP') {
-    // the recorded output is the wake-up time; a sleep still going is drawn to it
+    // the sleep is recorded when it starts, with its wake-up time as output: drawn to that time, or to now
     const wake = typeof step.output === 'string' && !Number.isNaN(Date.parse(step.output)) ? Date.parse(step.output) : undefined;
-    const to = Math.max(completed ?? started, wake ?? (step.status === 'RUNNING' ? now : started));
-    return [{ type: 'sleep', from: started, to, label: `sleep ${duration(to - started)}` }];
+    const planned = Math.max(completed ?? started, wake ?? (step.status === 'RUNNING' ? now : started));
+    const to = Math.max(started, Math.min(planned, now));
+    const label = planned > to ? `sleeping until ${new Date(planned).toISOString()}` : `sleep ${duration(to - started)}`;
+    return [{ type: planned > to ? 'sleep running' : 'sleep', from: started, to, label }];
   }
   if (step.kind === 'SIGNAL') {
-    const to = completed ?? (step.status === 'RUNNING' ? now : started);
+    const to = Math.max(started, completed ?? (step.status === 'RUNNING' ? now : started));
     return [{ type: step.status === 'RUNNING' ? 'wait running' : 'wait', from: started, to, label: `waited ${duration(to - started)}` }];
   }
   if (step.kind !== 'STEP') return [{ type: 'marker', from: started, to: completed ?? started, label: step.kind.toLowerCase() }];
@@ -201,7 +205,7 @@ export function renderTimeline(run, open = new Set(), now = Date.now()) {
           row.spans.map((s) =>
             h('span', {
               class: `bar ${s.type}`,
-              testid: s.type.startsWith('backoff') ? 'backoff' : s.type === 'sleep' ? 'sleep-bar' : 'bar',
+              testid: s.type.startsWith('backoff') ? 'backoff' : s.type.startsWith('sleep') ? 'sleep-bar' : 'bar',
               title: s.label,
               style: { left: pct(s.from), width: width(s.from, s.to) },
             }),

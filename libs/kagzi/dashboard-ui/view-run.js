@@ -204,7 +204,7 @@ function signals(run) {
           h(
             'tr',
             { testid: 'signal' },
-            h('td', {}, h('code', {}, s.name)),
+            h('td', {}, s.name.startsWith('$child:') ? ['result of child ', runLink(s.name.slice(7))] : h('code', {}, s.name)),
             h('td', {}, json(s.payload)),
             h('td', {}, time(s.sentAt)),
             h('td', {}, s.consumedAt ? time(s.consumedAt) : h('span', { class: 'muted' }, 'not yet')),
