@@ -169,6 +169,8 @@ describe('runs', () => {
     await waitFor('parked', async () => (await parked.status()) === 'WAITING');
     expect((await call(base, `/api/runs/${parked.runId}/cancel`, { method: 'POST', body: { reason: 'changed my mind' } })).status).toBe(200);
     await waitFor('cancelled', async () => (await parked.status()) === 'CANCELLED');
+    expect((await call(base, `/api/runs/${parked.runId}`)).body).toMatchObject({ cancelReason: 'changed my mind', cancelRequestedAt: expect.any(String) });
+    expect((await call(base, `/api/runs/${ids.ok}`)).body.idempotencyKey).toBe('form-ok');
     expect((await call(base, `/api/runs/${ids.bad}/retry`, { method: 'POST', body: {} })).status).toBe(200);
     await waitFor('retried run fails again', async () => (await client.getRun(ids.bad)).retries.length === 1);
   });

@@ -214,6 +214,7 @@ describe('the dashboard in Chromium', () => {
     await page.getByTestId('run-status').filter({ hasText: 'CANCELLED' }).waitFor({ timeout: 20_000 });
     expect(await sleeper.status()).toBe('CANCELLED');
     expect(await page.getByTestId('action-cancel').count()).toBe(0); // an ended run has no Cancel
+    expect(await page.getByTestId('cancel-reason').textContent()).toBe('no longer needed');
   });
 
   test('retry a failed run from the UI: it runs again and completes, the retry is in its history', async () => {

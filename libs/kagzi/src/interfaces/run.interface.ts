@@ -68,8 +68,12 @@ export interface RunDetails {
   continuedAs?: string;
   /** The run was started by ctx.continueAsNew of this one. */
   continuedFrom?: string;
+  /** The key it was started with (`StartOptions.idempotencyKey`), if any. */
+  idempotencyKey?: string;
   /** A cancel was requested then; the status stays live until the run's code has handled it. */
   cancelRequestedAt?: Date;
+  /** The reason given to `cancel()`, if any. */
+  cancelReason?: string;
   /** Each `client.retry` of the run, oldest first, with the status and error it replaced. */
   retries: RunRetry[];
 }

@@ -55,7 +55,9 @@ export function toRunDetails(
   if (run.parent_run_id) details.parentRunId = run.parent_run_id;
   if (run.continued_as) details.continuedAs = run.continued_as;
   if (run.continued_from) details.continuedFrom = run.continued_from;
+  if (run.idempotency_key !== null) details.idempotencyKey = run.idempotency_key;
   if (run.cancel_requested_at) details.cancelRequestedAt = run.cancel_requested_at;
+  if (run.cancel_reason) details.cancelReason = run.cancel_reason;
   return details;
 }
 

@@ -66,6 +66,7 @@ export interface RunRow {
   continued_as?: string | null;
   continued_from?: string | null;
   cancel_requested_at?: Date | null;
+  cancel_reason?: string | null;
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;
