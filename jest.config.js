@@ -10,7 +10,7 @@ module.exports = {
     '^.+\\.m?js$': ['@swc/jest', { module: { type: 'commonjs' } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|superjson|copy-anything|is-what)/)'],
-  moduleNameMapper: { '^@kagzi/nestjs$': '<rootDir>/libs/kagzi/src' },
+  moduleNameMapper: { '^@kagzi/nestjs$': '<rootDir>/libs/kagzi/src', '^@kagzi/nestjs/testing$': '<rootDir>/libs/kagzi/src/testing' },
   globalSetup: '<rootDir>/test/support/global-setup.mjs',
   globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
   testTimeout: 60000,

@@ -13,6 +13,7 @@ export type {
   RunStatus, StartOptions, RunDetails, SignalDetails, RunSummary, RunFilter, Page, StepDetails, StepKind, StepAttempt, WorkflowVersionInfo, WorkerInfo, RunRetry, ScheduleInfo,
 } from './interfaces/run.interface';
 export type { Duration } from './common/duration';
+export type { RunHistory, HistoryStep, StoredValue } from './interfaces/run-history.interface';
 export { stepSignal, stepInfo, type StepInfo } from './execution/step-signal';
 export { RetryPolicy, type RetryOn, type ExponentialRetryOptions, type FixedRetryOptions } from './execution/retry-policy';
 export { ErrorKind } from './errors/error-kind';

@@ -16,7 +16,8 @@ import { RunStore } from '../persistence/run.store';
 import { SignalStore } from '../persistence/signal.store';
 import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
-import { toRunDetails, toWorkerInfo } from '../persistence/run.mapper';
+import { toWorkerInfo } from '../persistence/run.mapper';
+import type { RunHistory } from '../interfaces/run-history.interface';
 import { assertIdempotencyKey, assertName, assertRunId, startOptionsSchema } from './client-input';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { EventReader } from './event-reader';
@@ -61,7 +62,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   ) {
     this.connection = new ConnectionRetry(options.reconnectTimeoutMs);
     this.control = new RunControl(runs, this.connection);
-    this.queries = new RunQueries(runs, this.connection);
+    this.queries = new RunQueries(runs, this.connection, serializer);
     this.delivery = new SignalDelivery(signals, serializer, this.connection);
     this.versionAdmin = new VersionAdmin(versions, this.connection);
   }
@@ -182,11 +183,13 @@ export class WorkflowClient implements OnApplicationBootstrap {
   }
 
   /** The run, its steps and their attempts, for inspection. */
-  async getRun(runId: string): Promise<RunDetails> {
-    assertRunId(runId);
-    const found = await this.connection.run(`getRun(${runId})`, () => this.runs.getRun(runId));
-    if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
-    return toRunDetails(found, this.serializer);
+  getRun(runId: string): Promise<RunDetails> {
+    return this.queries.details(runId);
+  }
+
+  /** The run's recorded history as plain JSON: what `replayRun` checks the current code against (keep it as a file for replay tests in CI). */
+  exportRun(runId: string): Promise<RunHistory> {
+    return this.queries.history(runId);
   }
 
   /** Newest first; pass `nextCursor` back as `cursor` for the next page. */

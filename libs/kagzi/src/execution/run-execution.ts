@@ -1,19 +1,16 @@
-import { Logger } from '@nestjs/common';
 import type { WorkflowHandle } from '../client/workflow.handle';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { Duration } from '../common/duration';
-import { ClassifyErrorHook } from '../errors/error-classifier';
 import { StepError } from '../errors/step.error';
 import { toStepError } from '../errors/step-error.serializer';
 import { RunStore } from '../persistence/run.store';
 import { Lease, StepPlacement } from '../persistence/store.types';
 import { StoredStepRow } from '../persistence/run.rows';
 import { SignalStore } from '../persistence/signal.store';
-import { EventStore } from '../persistence/event.store';
 import { PayloadSerializer } from './payload.serializer';
 import { RetryPolicy } from './retry-policy';
 import { RunFibers } from './run-fibers';
-import { RunHost } from './run-host';
+import { RunExecutionDeps, RunHost } from './run-host';
 import { RunScope, runScopeStorage } from './run-scope.storage';
 import { pathOfKey, ReplayLogger } from './replay-logger';
 import { ExecutionStop, RunStop } from './run-stop';
@@ -28,18 +25,7 @@ import { StepExecutor } from './step.executor';
 import { recordLeaseLost } from '../metrics/run.metrics';
 
 export type { ExecutionStop } from './run-stop';
-
-export interface RunExecutionDeps {
-  runs: RunStore;
-  signals: SignalStore;
-  /** The client's view of runs: child workflows resolve names and hand out handles through it. */
-  client: { workflowName(workflow: WorkflowRef<unknown, unknown>): string; getHandle<O>(runId: string): WorkflowHandle<O> };
-  events: EventStore;
-  serializer: PayloadSerializer;
-  classifyError?: ClassifyErrorHook;
-  defaultRetry: RetryPolicy;
-  logger: Logger;
-}
+export type { RunExecutionDeps } from './run-host';
 
 /**
  * One claimed run in this worker: its lease, the steps recorded so far, the step-key counters, and
@@ -88,7 +74,7 @@ export class RunExecution implements RunHost {
         return delivered;
       },
     });
-    this.writer = new RunWriter(lease.runId, this.stop, this.logger);
+    this.writer = new RunWriter(lease.runId, this.stop, this.logger, deps.replay === true);
     this.steps = new StepExecutor(this);
   }
 
@@ -225,6 +211,14 @@ export class RunExecution implements RunHost {
   /** Where a record made in `scope` belongs: the innermost group and branch (nothing at the top level). */
   placement(scope: RunScope): StepPlacement {
     return scope.group === undefined ? {} : { group: scope.group, branch: scope.branch };
+  }
+
+  /** Replay only (`replayRun`): nothing past the records is executed or written. */
+  get replaying(): boolean {
+    return this.deps.replay === true;
+  }
+  reachFrontier(what: string): never {
+    return this.stop.reachFrontier(what);
   }
 
   failNonDeterministic(key: string, name: string, what: string): never {

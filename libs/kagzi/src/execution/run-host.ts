@@ -1,4 +1,7 @@
+import type { Logger } from '@nestjs/common';
 import type { RunLogger } from './run-logger';
+import type { ClassifyErrorHook } from '../errors/error-classifier';
+import type { EventStore } from '../persistence/event.store';
 import type { WorkflowHandle } from '../client/workflow.handle';
 import { StepError } from '../errors/step.error';
 import { WorkflowRef } from '../interfaces/workflow.interface';
@@ -11,6 +14,21 @@ import { RetryPolicy } from './retry-policy';
 import { RunFibers } from './run-fibers';
 import { RunScope } from './run-scope.storage';
 import type { RunCancel } from './run-cancel';
+
+/** What a RunExecution is made with: the stores it writes through, the client, serializer, retry defaults, logger. */
+export interface RunExecutionDeps {
+  runs: RunStore;
+  signals: SignalStore;
+  /** The client's view of runs: child workflows resolve names and hand out handles through it. */
+  client: { workflowName(workflow: WorkflowRef<unknown, unknown>): string; getHandle<O>(runId: string): WorkflowHandle<O> };
+  events: EventStore;
+  serializer: PayloadSerializer;
+  classifyError?: ClassifyErrorHook;
+  defaultRetry: RetryPolicy;
+  logger: Logger;
+  /** Replay only (`replayRun`): the code runs against its records; the first call past them stops it, nothing is written or executed. */
+  replay?: boolean;
+}
 
 /**
  * What the durable operations of a run (steps, sleeps, signal waits, events, children) use of the run
@@ -34,6 +52,9 @@ export interface RunHost {
   readonly serializer: PayloadSerializer;
   readonly defaultRetry: RetryPolicy;
   readonly logger: RunLogger;
+  /** Replay only: a call past the records stops the run there ({@link reachFrontier}) instead of executing. */
+  readonly replaying: boolean;
+  reachFrontier(what: string): never;
   /** Deterministic step key: scope path + name + call count in that scope. */
   nextKey(path: string, name: string): string;
   /** What an earlier execution recorded under `key`. */

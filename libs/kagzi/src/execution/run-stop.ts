@@ -10,7 +10,9 @@ export type ExecutionStop =
   | { kind: 'suspended'; wakeAt: Date }
   | { kind: 'lost'; reason: string }
   | { kind: 'fatal'; error: StepError }
-  | { kind: 'continued'; nextRunId: string };
+  | { kind: 'continued'; nextRunId: string }
+  /** Replay only: the code made a call past its records (`what`); a worker would execute it now. */
+  | { kind: 'frontier'; what: string };
 
 /**
  * Whether one execution of a run may go on in this worker, and why not. The first stop wins; the
@@ -55,6 +57,7 @@ export class RunStop {
     const stop = this.current;
     if (stop?.kind === 'lost') return stop.reason;
     if (stop?.kind === 'continued') return 'the run continued as new';
+    if (stop?.kind === 'frontier') return 'the replay reached the end of the history';
     return stop?.kind === 'suspended' ? 'the run was parked' : undefined;
   }
 
@@ -77,12 +80,18 @@ export class RunStop {
     throw new LeaseLostError(`Run ${this.runId} is no longer owned by this worker: ${why}`);
   }
 
+  /** Replay only: the code went past its records at `what`; it stops there (nothing is executed or written). */
+  reachFrontier(what: string): never {
+    this.finish({ kind: 'frontier', what });
+    throw new LeaseLostError(`Run ${this.runId}: the replay reached the end of the recorded history at ${what}`);
+  }
+
   /** Throws if the run (or the branch whose signal is given) was stopped: no new work may start. */
   throwIfStopped(branchSignal?: AbortSignal): void {
     const stop = this.current;
     if (stop) {
       if (stop.kind === 'fatal') throw stop.error;
-      throw new LeaseLostError(`Run ${this.runId} stopped in this worker (${stop.kind === 'lost' ? stop.reason : stop.kind})`);
+      throw new LeaseLostError(`Run ${this.runId} stopped in this worker (${stop.kind === 'lost' ? stop.reason : stop.kind === 'frontier' ? `replay ended at ${stop.what}` : stop.kind})`);
     }
     if (branchSignal?.aborted) {
       if (branchSignal.reason instanceof WorkflowCancelledError) throw branchSignal.reason;
@@ -94,6 +103,7 @@ export class RunStop {
 function abortReason(stop: Exclude<ExecutionStop, { kind: 'suspended' }>): Error {
   if (stop.kind === 'fatal') return stop.error;
   if (stop.kind === 'lost') return new LeaseLostError(stop.reason);
+  if (stop.kind === 'frontier') return new LeaseLostError(`the replay reached the end of the recorded history at ${stop.what}`);
   return new StepError(`The run continued as new run ${stop.nextRunId}`, { kind: ErrorKind.Cancelled });
 }
 

@@ -29,9 +29,12 @@ export class RunWriter {
     private readonly runId: string,
     private readonly stop: RunStop,
     private readonly logger: RunLogger,
+    /** Replay: a write means the code went past its records; the run stops there and nothing is written. */
+    private readonly replaying = false,
   ) {}
 
   async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.replaying) this.stop.reachFrontier(what);
     for (let retry = 0; ; retry++) {
       try {
         const result = await fn();

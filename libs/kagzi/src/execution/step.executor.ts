@@ -24,7 +24,7 @@ interface FailedAttempt {
 type Attempted<T> = { done: true; value: T } | { done: false; firstStartedAt: Date };
 
 /** What a step call needs of the run it belongs to (RunExecution). */
-export type StepHost = Pick<RunHost, 'runId' | 'workflowName' | 'version' | 'lease' | 'fibers' | 'signalOf' | 'cancelPoint' | 'runs' | 'serializer' | 'defaultRetry' | 'logger' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'toStepError' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'never' | 'placement' | 'loseLease' | 'failNonDeterministic'>;
+export type StepHost = Pick<RunHost, 'runId' | 'workflowName' | 'version' | 'lease' | 'fibers' | 'signalOf' | 'cancelPoint' | 'runs' | 'serializer' | 'defaultRetry' | 'logger' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'toStepError' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'never' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'replaying' | 'reachFrontier'>;
 
 /**
  * One `@Step` call inside a run: replayed from its record, or executed attempt after attempt until
@@ -53,6 +53,8 @@ export class StepExecutor {
       const nextAt = recorded.next_attempt_at;
       if (nextAt && nextAt.getTime() > Date.now()) await run.waitUntil(scope, nextAt, `waiting for attempt ${attempt} of step "${def.name}"`);
     }
+    // A replay executes nothing: a step without an outcome in the history is where its records end.
+    if (run.replaying) run.reachFrontier(`step "${def.name}" (${key})`);
     for (;; attempt++) {
       const outcome = await this.attempt<T>(scope, def, key, argsHash, body, attempt, firstStartedAt);
       if (outcome.done) return outcome.value;

@@ -1,10 +1,12 @@
-import { Logger } from '@nestjs/common';
+import { Logger, OnModuleDestroy } from '@nestjs/common';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { ErrorKind } from '../errors/error-kind';
 import { PermanentError, StepError } from '../errors/step.error';
 import { cancelStepError, WorkflowCancelledError } from '../errors/workflow-cancelled.error';
 import { serializeStepError, toStepError } from '../errors/step-error.serializer';
-import { WorkflowRegistry } from '../discovery/workflow.registry';
+import { RegisteredWorkflow, WorkflowRegistry } from '../discovery/workflow.registry';
+import { ReplayRunner, replayRunners } from './replay-registry';
+import { Executed, Outcome } from './executed';
 import { RunStore } from '../persistence/run.store';
 import { ClaimedRun } from '../persistence/store.types';
 import { PayloadSerializer, unstorableValueError } from './payload.serializer';
@@ -17,10 +19,10 @@ import { WorkflowContextImpl } from './workflow-context';
 import { beginRunTrace, inRunContext, traceRunEnd, traceSegment } from '../tracing/run.trace';
 import { recordClaim, recordLeaseLost, recordRunEnd, recordRunStarted, recordSegmentStop } from '../metrics/run.metrics';
 
-type Outcome = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown };
+
 
 /** Executes one claimed run to its next stop: completed, failed, asleep, or lost. */
-export class WorkflowRunner {
+export class WorkflowRunner implements ReplayRunner, OnModuleDestroy {
   private readonly logger = new Logger('Kagzi');
 
   constructor(
@@ -32,20 +34,21 @@ export class WorkflowRunner {
     private readonly serializer: PayloadSerializer,
     private readonly defaultRetry: RetryPolicy,
     private readonly classifyError?: ClassifyErrorHook,
-  ) {}
+  ) {
+    replayRunners.add(this);
+  }
+
+  onModuleDestroy(): void {
+    replayRunners.delete(this);
+  }
+
+  registered(name: string, version: number): RegisteredWorkflow | undefined {
+    return this.registry.get(name, version);
+  }
 
   /** Prepares the execution and returns it with a promise of its end (which never rejects). */
   start(claim: ClaimedRun): { execution: RunExecution; done: Promise<ExecutionStop | 'finished'> } {
-    const execution = new RunExecution(claim.lease, claim.workflowName, claim.version, new Map(), {
-      runs: this.runs,
-      signals: this.signals,
-      client: this.client,
-      events: this.events,
-      serializer: this.serializer,
-      classifyError: this.classifyError,
-      defaultRetry: this.defaultRetry,
-      logger: this.logger,
-    });
+    const execution = new RunExecution(claim.lease, claim.workflowName, claim.version, new Map(), this.deps());
     beginRunTrace(claim);
     recordClaim(claim);
     const done = this.drive(claim, execution).catch((err: unknown) => {
@@ -69,11 +72,30 @@ export class WorkflowRunner {
     return stop;
   }
 
-  private async drive(claim: ClaimedRun, execution: RunExecution): Promise<ExecutionStop | 'finished'> {
+  /**
+   * Replays a run from its records (`replayRun`): its code runs against them, executing and writing
+   * nothing; it ends where the code returns or throws, or at its first call past the records.
+   */
+  async replay(claim: ClaimedRun): Promise<Executed> {
+    const execution = new RunExecution(claim.lease, claim.workflowName, claim.version, new Map(), { ...this.deps(), replay: true });
+    return this.execute(claim, execution).catch((err: unknown) => {
+      const stop = execution.stopReason;
+      if (stop) return { stop };
+      throw err;
+    });
+  }
+
+  private deps(): RunExecutionDeps {
+    return {
+      runs: this.runs, signals: this.signals, client: this.client, events: this.events, serializer: this.serializer,
+      classifyError: this.classifyError, defaultRetry: this.defaultRetry, logger: this.logger,
+    };
+  }
+
+  /** Runs the workflow code until it returns or throws, or stops (parked, lost, failed fatally, continued, replay's end). */
+  private async execute(claim: ClaimedRun, execution: RunExecution): Promise<Executed> {
     const entry = this.registry.get(claim.workflowName, claim.version);
-    if (!entry) {
-      return this.fail(execution, new PermanentError(`Workflow ${claim.workflowName} v${claim.version} is not registered in this worker`, { kind: ErrorKind.NotFound }));
-    }
+    if (!entry) return { error: new PermanentError(`Workflow ${claim.workflowName} v${claim.version} is not registered in this worker`, { kind: ErrorKind.NotFound }) };
     // Epoch 1 is the first claim ever, so there is nothing recorded to load; a later claim brings the records.
     if (claim.lease.epoch > 1) await execution.restore(claim.steps);
     // A cancel requested before this claim: delivered at the code's first pending await (its cut kept if stored).
@@ -82,7 +104,7 @@ export class WorkflowRunner {
     try {
       input = this.serializer.decode(claim.input);
     } catch (err: unknown) {
-      return this.fail(execution, toStepError(err, { stepName: `${claim.workflowName}.run`, attempt: 1 }, this.classifyError));
+      return { error: toStepError(err, { stepName: `${claim.workflowName}.run`, attempt: 1 }, this.classifyError) };
     }
     const ctx = new WorkflowContextImpl(execution);
     const running = runScopeStorage
@@ -91,8 +113,14 @@ export class WorkflowRunner {
     const first = await Promise.race([running, execution.stopped]);
     // A stop (sleep, lost lease, non-determinism) wins even if user code caught the error and returned.
     const stop = execution.stopReason;
-    if (stop) return stop.kind === 'fatal' ? this.fail(execution, stop.error) : stop;
-    const settled = first as Outcome;
+    return stop ? { stop } : { outcome: first as Outcome, execution };
+  }
+
+  private async drive(claim: ClaimedRun, execution: RunExecution): Promise<ExecutionStop | 'finished'> {
+    const ran = await this.execute(claim, execution);
+    if ('error' in ran) return this.fail(execution, ran.error);
+    if ('stop' in ran) return ran.stop.kind === 'fatal' ? this.fail(execution, ran.stop.error) : ran.stop;
+    const settled = ran.outcome;
     execution.workflowLogger.flush(); // what the code logged after its last recorded operation is new
     const cancelled = execution.cancel.deliveredError;
     // After a delivered cancel the run ends CANCELLED, unless its code failed otherwise (a compensation that failed).

@@ -67,6 +67,7 @@ export interface RunRow {
   continued_from?: string | null;
   cancel_requested_at?: Date | null;
   cancel_reason?: string | null;
+  cancel_cut_at?: Date | null;
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;
@@ -78,9 +79,11 @@ export interface StepRow {
   step_name: string;
   kind: 'STEP' | 'SLEEP' | 'GROUP' | 'SIGNAL' | 'EVENT' | 'CHILD';
   status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+  args_hash: string | null;
   output: StoredPayload | null;
   error: SerializedStepError | null;
   attempts: number;
+  next_attempt_at: Date | null;
   started_at: Date;
   completed_at: Date | null;
   parallel_group_id: string | null;

@@ -1,0 +1,6 @@
+/**
+ * `@kagzi/nestjs/testing`: helpers for testing workflows, kept out of the main entry point so production
+ * code never loads them.
+ */
+export { replayRun, replayHistory, type ReplayReport } from '../execution/run-replay';
+export type { RunHistory, HistoryStep, StoredValue } from '../interfaces/run-history.interface';
