@@ -601,14 +601,15 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
   });
 
   it('a frozen owner (SIGSTOP) loses its run to another worker; after SIGCONT its late commit is refused and it stops the run', async () => {
-    // A's step two outlasts B's boot even on a loaded machine (B must be up before A freezes mid-step).
-    const aStepMs = 5_000;
+    // A's step two outlasts B's boot even on a loaded machine (B must be up before A freezes mid-step;
+    // a child process booting beside a browser suite has taken over 5 s).
+    const aStepMs = 12_000;
     const a = startWorker('frozen-A', { STEP_DELAYS: JSON.stringify({ two: aStepMs }) });
     await a.waitForReady();
     const handle = await client.start('ThreeStep', { tag: 'sigstop' });
     const aStep = await a.waitForStep(handle.runId, 'two');
     // B is already running: it must wait for A's lease to expire, not take the run earlier.
-    const b = startWorker('frozen-B', { STEP_DELAYS: JSON.stringify({ two: 5_000 }) });
+    const b = startWorker('frozen-B', { STEP_DELAYS: JSON.stringify({ two: aStepMs + 3_000 }) });
     await b.waitForReady();
     const stoppedAt = a.kill('SIGSTOP');
     try {
@@ -824,7 +825,8 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
   });
 
   it('SIGTERM past shutdownTimeout: the run is handed back at once and another worker resumes it; the late attempt commits nothing', async () => {
-    const a = startWorker('handback-A', { SHUTDOWN_TIMEOUT: '300ms', STEP_DELAYS: JSON.stringify({ two: 5_000 }) });
+    // A's step two outlasts B's boot even on a loaded machine: SIGTERM must reach A mid-step.
+    const a = startWorker('handback-A', { SHUTDOWN_TIMEOUT: '300ms', STEP_DELAYS: JSON.stringify({ two: 12_000 }) });
     await a.waitForReady();
     const handle = await client.start('ThreeStep', { tag: 'handback' });
     await a.waitForStep(handle.runId, 'two');
