@@ -3,6 +3,7 @@ import { UsageError } from '../errors/usage.error';
 import { RetryPolicy } from './retry-policy';
 import { RunScope } from './run-scope.storage';
 import { StepDefinition } from './step-definition';
+import { workflowClock } from '../common/clock';
 
 /** What recording a value needs of the run: its step machinery (keys, records, replay). */
 interface ValueHost {
@@ -18,7 +19,7 @@ const UUID: StepDefinition = { name: 'ctx.uuid', keyName: VALUE_KEY, retry: Retr
 /** `ctx.now()`: the clock read once, recorded like a step; every replay returns the recorded time. */
 export function recordedNow(run: ValueHost, scope: RunScope): Promise<Date> {
   refuseInStep(scope, 'ctx.now()', 'new Date()');
-  return run.runStep<Date>(scope, NOW, () => new Date(), []);
+  return run.runStep<Date>(scope, NOW, () => workflowClock.now(), []);
 }
 
 /** `ctx.uuid()`: a random UUID drawn once, recorded like a step; every replay returns the recorded one. */

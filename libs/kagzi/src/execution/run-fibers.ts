@@ -13,6 +13,8 @@ export interface FiberGroup {
 interface Blocked {
   wakeAt: Date;
   timer?: LongTimer;
+  /** Ends the wait (when its time comes, or earlier when the testing clock skips past it). */
+  fire?: () => void;
   /** A signal wait: a run parked with it must be woken by a signal too. */
   forSignal: boolean;
 }
@@ -135,12 +137,22 @@ export class RunFibers {
         const reason: unknown = signal?.reason;
         reject(reason instanceof WorkflowCancelledError ? reason : new StepError('The branch was aborted while it waited', { kind: ErrorKind.Cancelled, cause: reason }));
       };
-      entry.timer = setLongTimeout(() => release() && resolve(), wakeAt.getTime() - Date.now());
+      entry.fire = () => release() && resolve();
+      entry.timer = setLongTimeout(entry.fire, wakeAt.getTime() - Date.now());
       this.blocked.set(entry, { resolve, reject });
       signal?.addEventListener('abort', onAbort, { once: true });
       this.live--;
       this.scheduleIdleCheck();
     });
+  }
+
+  /** Testing (`kt.clock.advance`): every in-process wait ends `ms` earlier, at once if it ends within them. */
+  skip(ms: number): void {
+    for (const entry of this.blocked.keys()) {
+      entry.wakeAt = new Date(Math.max(Date.now(), entry.wakeAt.getTime() - ms));
+      entry.timer?.clear();
+      if (entry.fire) entry.timer = setLongTimeout(entry.fire, entry.wakeAt.getTime() - Date.now());
+    }
   }
 
   /** The run stopped here (finished elsewhere, lost, suspended): nothing may wake up any more. */

@@ -1,5 +1,7 @@
 import { Attributes } from '@opentelemetry/api';
 import { kagziInstruments } from './kagzi-meter';
+
+export { observeActiveRuns } from './kagzi-meter';
 import { METRIC_ATTR } from './metric-names';
 
 /** What the metrics of a claimed segment need (ClaimedRun), with the lease as its identity. */

@@ -14,8 +14,7 @@ import { RunStore } from '../persistence/run.store';
 import { ClaimedRun, Lease, ServedPairs } from '../persistence/store.types';
 import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
-import { observeActiveRuns } from '../metrics/kagzi-meter';
-import { recordLeaseLost } from '../metrics/run.metrics';
+import { observeActiveRuns, recordLeaseLost } from '../metrics/run.metrics';
 import { ClaimLoop } from './claim-loop';
 import { LeaseKeeper } from './lease-keeper';
 import { servedPairs, WorkerRegistration } from './worker-registration';
@@ -234,6 +233,12 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       this.logger.error(`Worker ${options.name}: could not hand back runs (they resume when their leases expire): ${String(err)}`);
       return 0;
     }
+  }
+
+  /** @internal Testing (`kt.clock.advance`): in-process waits end `ms` earlier, and the loop claims what became due. */
+  skipTime(ms: number): void {
+    for (const run of this.held.values()) run.execution.fibers.skip(ms);
+    this.running?.loop.wake();
   }
 
   /** Stops a held run here, once. */

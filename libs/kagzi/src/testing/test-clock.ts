@@ -1,0 +1,52 @@
+import { workflowClock } from '../common/clock';
+import { Duration, toMilliseconds } from '../common/duration';
+import { KagziDatabase } from '../persistence/kagzi-database';
+import { skipTime } from '../persistence/sql/skip-time.sql';
+import { KagziWorker } from '../worker/kagzi.worker';
+
+/** What one `advance` moved: rows whose due time came closer (runs, step waits, sleeps). */
+export interface ClockAdvance {
+  runs: number;
+  waits: number;
+  sleeps: number;
+}
+
+/**
+ * Virtual time for a testing app. `advance(duration)` makes everything due within `duration` due now —
+ * durable sleeps, retry back-offs, delayed starts, signal and child timeouts — by moving the stored due
+ * times (one statement) and the worker's in-process waits, and moves `ctx.now()` ahead by `duration`.
+ * Production code pays nothing for it: due times stay in the database's clock, and only this class moves them.
+ */
+export class TestClock {
+  private skippedMs = 0;
+
+  constructor(
+    private readonly db: KagziDatabase,
+    private readonly worker: KagziWorker,
+  ) {}
+
+  /** How far this app's time has been skipped ahead of the wall clock. */
+  get offsetMs(): number {
+    return this.skippedMs;
+  }
+
+  /** The virtual time: the wall clock plus every duration advanced so far (what `ctx.now()` records). */
+  now(): Date {
+    return new Date(Date.now() + this.skippedMs);
+  }
+
+  async advance(duration: Duration): Promise<ClockAdvance> {
+    const ms = toMilliseconds(duration, 'kt.clock.advance() duration');
+    this.skippedMs += ms;
+    workflowClock.offsetMs = this.skippedMs;
+    const [moved] = await this.db.run<{ runs: number; waits: number; sleeps: number }>(skipTime.with({ ms }));
+    this.worker.skipTime(ms);
+    return moved;
+  }
+
+  /** Back to the wall clock (`kt.close()` does it). */
+  reset(): void {
+    this.skippedMs = 0;
+    workflowClock.offsetMs = 0;
+  }
+}
