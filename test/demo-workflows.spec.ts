@@ -3,12 +3,17 @@
  * payment gateway made reliable with overrideProvider, the payment window skipped with the clock
  * instead of waited out, and the completed order's history replayed against the current code.
  */
-import { KagziTesting, replayRun } from '@kagzi/nestjs/testing';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KagziTesting, replayHistory, replayRun, RunHistory } from '@kagzi/nestjs/testing';
 import { OrdersModule } from '../apps/demo/src/orders/orders.module';
 import { ORDER_UNPAID, OrderWorkflowV3, PAYMENT_CONFIRMED } from '../apps/demo/src/orders/order-v3.workflow';
 import { PAYMENT_GATEWAY_OPTIONS } from '../apps/demo/src/orders/payments.service';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { waitForStatus } from './support/app';
+
+/** Histories of real runs, kept as files: replayed on every test run, as a CI job would before a deploy. */
+const HISTORIES = join(__dirname, 'fixtures', 'histories');
 
 let db: TestDatabase;
 let kt: KagziTesting;
@@ -40,7 +45,20 @@ test('a paid order ships one child run per parcel and replays green', async () =
   expect(result.trackingNumber.split(',')).toHaveLength(2);
   const run = await kt.client.getRun(handle.runId);
   expect(run.children.map((c) => c.workflowName)).toEqual(['shipment', 'shipment']);
-  await expect(replayRun(OrderWorkflowV3, await kt.client.exportRun(handle.runId))).resolves.toEqual(result);
+  const history = await kt.client.exportRun(handle.runId);
+  await expect(replayRun(OrderWorkflowV3, history)).resolves.toEqual(result);
+  // KAGZI_WRITE_HISTORIES=1 refreshes the history kept for the replay test below.
+  if (process.env.KAGZI_WRITE_HISTORIES === '1') writeFileSync(join(HISTORIES, 'order-fulfilment-v3-paid.json'), `${JSON.stringify(history, null, 2)}\n`);
+});
+
+test('every history kept in test/fixtures/histories replays against the current code (the CI replay check)', async () => {
+  const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
+  expect(files.length).toBeGreaterThan(0);
+  for (const file of files) {
+    const history = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as RunHistory;
+    const report = await replayHistory(undefined, history);
+    expect({ file, result: report.result }).toEqual({ file, result: history.status === 'COMPLETED' ? 'completed' : expect.any(String) });
+  }
 });
 
 test('an unpaid order is cancelled when its payment window passes, and its stock comes back', async () => {
