@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readPackageVersion } from '../common/package-version';
 import { addMigrateCommand } from './commands/migrate.command';
+import { addReplayCommand } from './commands/replay.command';
 import { addRunsCommands } from './commands/runs.command';
 import { addStatsCommand } from './commands/stats.command';
 import { addVersionsCommands } from './commands/versions.command';
@@ -27,5 +28,6 @@ export function buildProgram(): Command {
   addWorkersCommands(program);
   addStatsCommand(program);
   addMigrateCommand(program);
+  addReplayCommand(program);
   return program;
 }

@@ -31,7 +31,6 @@ import { versionError } from './version-errors';
 import { WorkflowHandle } from './workflow.handle';
 import { startTrace } from '../tracing/start.trace';
 import { recordRunStarted } from '../metrics/run.metrics';
-
 export type { RunCountFilter } from './run-queries';
 
 /**
@@ -48,7 +47,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** @internal Nest creates the client; inject it rather than constructing it. */
   constructor(
-    @Inject(KAGZI_RESOLVED_OPTIONS) options: ResolvedKagziOptions,
+    @Inject(KAGZI_RESOLVED_OPTIONS) private readonly options: ResolvedKagziOptions,
     private readonly runs: RunStore,
     private readonly versions: VersionStore,
     private readonly workers: WorkerStore,
@@ -163,8 +162,9 @@ export class WorkflowClient implements OnApplicationBootstrap {
     return (await this.connection.run('listWorkers()', () => this.workers.listWorkers())).map(toWorkerInfo);
   }
 
-  /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere. */
+  /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere; `kagzi replay`'s boot records nothing. */
   async onApplicationBootstrap(): Promise<void> {
+    if (this.options.replay) return;
     const local = this.registry.all();
     const pairs = { names: local.map((w) => w.name), versions: local.map((w) => w.version) };
     await this.connection.run('recording workflow versions at boot', () => this.versions.registerVersions(pairs, false));

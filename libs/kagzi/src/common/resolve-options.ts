@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DurationBounds, durationOption, toMilliseconds } from './duration';
 import { survivesFailedHeartbeat } from './lease-timing';
+import { inReplayMode } from './replay-mode';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { ClassifyErrorHook } from '../errors/error-classifier';
 import { RetryPolicy } from '../execution/retry-policy';
@@ -37,6 +38,8 @@ export interface ResolvedKagziOptions {
   reconnectTimeoutMs: number;
   /** false: every statement is sent unnamed (for poolers in transaction mode). */
   preparedStatements: boolean;
+  /** Booted by `kagzi replay` (see replay-mode.ts): nothing is written at boot; worker, migrations, retention and boot retries are off. */
+  replay?: true;
 }
 
 const MINUTE = 60_000;
@@ -130,7 +133,8 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
   if (!parsed.success) {
     throw new InvalidOptionsError(`Invalid KagziModule options: ${describeIssues(parsed.error, 'options')}`);
   }
-  const worker = options.worker;
+  const replay = inReplayMode();
+  const worker = replay ? false : options.worker;
   let resolvedWorker: ResolvedWorkerOptions | false = false;
   if (worker !== false) {
     const w = worker ?? {};
@@ -153,19 +157,24 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
       workflows: w.workflows,
     };
   }
+  const database = resolveDatabase(options, env);
+  if (replay && database.kind === 'embedded') {
+    throw new InvalidOptionsError('In replay mode (kagzi replay) KagziModule needs a database URL (database.url, KAGZI_DATABASE_URL or DATABASE_URL): it starts no embedded PostgreSQL');
+  }
   return {
-    database: resolveDatabase(options, env),
+    database,
     schema: options.schema ?? 'kagzi',
-    migrationsRun: options.migrationsRun ?? true,
+    migrationsRun: !replay && (options.migrationsRun ?? true),
     worker: resolvedWorker,
     defaultRetry: options.defaultRetry ?? RetryPolicy.none(),
-    retentionMs: options.retention === undefined ? undefined : toMilliseconds(options.retention, 'retention'),
+    retentionMs: options.retention === undefined || replay ? undefined : toMilliseconds(options.retention, 'retention'),
     classifyError: options.classifyError,
     maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
-    retryAttempts: options.retryAttempts ?? 9,
+    retryAttempts: replay ? 0 : (options.retryAttempts ?? 9), // a replay fails at once, as every kagzi command does
     retryDelayMs: toMilliseconds(options.retryDelay ?? '3s', 'retryDelay'),
     reconnectTimeoutMs: toMilliseconds(options.reconnectTimeout ?? '10s', 'reconnectTimeout'),
     preparedStatements: options.preparedStatements ?? true,
+    ...(replay ? { replay: true as const } : {}),
   };
 }
 

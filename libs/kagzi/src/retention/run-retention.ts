@@ -33,7 +33,7 @@ export class RunRetention implements OnApplicationBootstrap, OnApplicationShutdo
 
   onApplicationBootstrap(): void {
     const retentionMs = this.options.retentionMs;
-    if (retentionMs === undefined || this.options.worker === false) return;
+    if (retentionMs === undefined || this.options.worker === false || this.options.replay) return; // `kagzi replay` deletes nothing
     const everyMs = Math.min(60_000, Math.max(1_000, Math.floor(retentionMs / 4)));
     this.timer = setInterval(() => void this.sweep(), everyMs);
     this.timer.unref();

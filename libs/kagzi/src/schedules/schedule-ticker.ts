@@ -52,7 +52,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
 
   async onApplicationBootstrap(): Promise<void> {
     const workerOptions = this.options.worker;
-    if (!workerOptions) return;
+    if (!workerOptions || this.options.replay) return; // `kagzi replay` registers and ticks nothing
     await this.worker.ready; // the served versions are recorded, so default_version() knows this worker's
     if (this.worker.state !== 'RUNNING' || this.stopped) return;
     const { names, versions } = this.worker.snapshot().served;
