@@ -67,6 +67,14 @@ class SleepBesideWorkflow implements WorkflowDefinition<string, string[]> {
   }
 }
 
+/** Hourly: a tick of its schedule starts a run. */
+@Workflow({ name: 'HourlyReport', version: 1, schedule: '0 * * * *' })
+class HourlyReportWorkflow implements WorkflowDefinition<{ scheduledAt: Date }, string> {
+  async run(input: { scheduledAt: Date }): Promise<string> {
+    return `report of ${new Date(input.scheduledAt).toISOString()}`;
+  }
+}
+
 /** Waits a week for an approval, then gives up. */
 @Workflow({ name: 'Approval', version: 1 })
 class ApprovalWorkflow implements WorkflowDefinition<string, string> {
@@ -133,6 +141,32 @@ test('a sleep waiting in the worker (beside a running step) ends when the clock 
   gate.resolve();
   await expect(handle.result({ timeout: '10s' })).resolves.toEqual(['reminded side-1', 'slow side-1']);
 });
+
+test('a schedule tick comes when the clock skips past it (the latest tick of the window; late ticks coalesce)', async () => {
+  const sched = await KagziTesting.create({ providers: [HourlyReportWorkflow], options: { database: { url: db.url } } });
+  try {
+    await scheduleTicks(sched);
+  } finally {
+    await sched.close();
+  }
+});
+
+async function scheduleTicks(kt: KagziTesting): Promise<void> {
+  const runs = async () => (await kt.client.listRuns({ name: 'HourlyReport' })).items;
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  expect(await runs()).toEqual([]);
+  await kt.clock.advance('1h');
+  const [first] = await waitFor('a scheduled run', async () => ((await runs()).length === 1 ? runs() : undefined));
+  const result = await kt.client.getHandle<string>(first.runId).result({ timeout: '10s' });
+  const tick = new Date(result.replace('report of ', ''));
+  expect(tick.getUTCMinutes()).toBe(0);
+  expect(tick.getTime()).toBeLessThanOrEqual(kt.clock.now().getTime());
+  expect(tick.getTime()).toBeGreaterThan(kt.clock.now().getTime() - 60 * 60 * 1000);
+  await kt.clock.advance('3h');
+  await waitFor('a second scheduled run', async () => (await runs()).length === 2);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  expect(await runs()).toHaveLength(2);
+}
 
 test("overrideProvider replaces a step's service; close() drops the schema", async () => {
   @Injectable()

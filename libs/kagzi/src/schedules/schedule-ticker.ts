@@ -13,6 +13,7 @@ import { KagziWorker } from '../worker/kagzi.worker';
 import { latestTick, nextTick } from './cron';
 import { DueTick, LocalSchedule, TickPlan } from './tick-plan';
 import { recordRunStarted } from '../metrics/run.metrics';
+import { workflowClock } from '../common/clock';
 
 /** The idempotency key of a schedule's run for `tick`: (workflow name, key) is unique, so one run per tick. */
 export function scheduleKey(tick: Date): string {
@@ -58,7 +59,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
     const { names, versions } = this.worker.snapshot().served;
     const served = names.map((name, i) => this.registry.get(name, versions[i])).filter((w) => w !== undefined);
     const local: LocalSchedule[] = served.flatMap((w) => (w.schedule ? [{ name: w.name, version: w.version, ...w.schedule }] : []));
-    const since = new Date();
+    const since = workflowClock.now();
     const declared = local.map((s) => ({ ...s, nextRunAt: nextTick(s, since), latestTick: latestTick(s, since) }));
     const undeclared = served.filter((w) => !w.schedule).map((w) => ({ name: w.name, version: w.version }));
     const retry = new ConnectionRetry(this.options.reconnectTimeoutMs);
@@ -66,7 +67,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
     if (local.length === 0) return;
     this.ticking = { plan: new TickPlan(local, since), retryMs: workerOptions.pollIntervalMs };
     this.logger.log(`Schedules of worker ${workerOptions.name}: ${local.map((s) => `${s.name} v${s.version} "${s.cron}" ${s.timezone}`).join(', ')}`);
-    this.arm(this.ticking, new Date());
+    this.arm(this.ticking, workflowClock.now());
   }
 
   /** Stops the timer and waits for a tick statement in flight (the pool closes after this). */
@@ -78,11 +79,19 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
     await ticking.firing;
   }
 
-  /** Sleeps until the next tick of any schedule, or `retryInMs` sooner. */
+  /** @internal Testing (`kt.clock.advance`): the clock moved ahead; fire the ticks that became due now. */
+  skipTime(): void {
+    const ticking = this.ticking;
+    if (!ticking || this.stopped || ticking.firing) return; // a tick in flight re-arms with the new time
+    ticking.timer?.clear();
+    this.arm(ticking, workflowClock.now(), 0);
+  }
+
+  /** Sleeps until the next tick of any schedule, or `retryInMs` sooner (ticks are in `ctx.now()`'s clock). */
   private arm(ticking: Ticking, now: Date, retryInMs?: number): void {
     if (this.stopped) return;
     const wakeAt = ticking.plan.nextWakeAt(now);
-    const untilTick = wakeAt === undefined ? Infinity : wakeAt.getTime() - Date.now();
+    const untilTick = wakeAt === undefined ? Infinity : wakeAt.getTime() - workflowClock.now().getTime();
     const delayMs = Math.max(0, Math.min(untilTick, retryInMs ?? Infinity));
     if (delayMs === Infinity) return;
     ticking.timer = setLongTimeout(() => {
@@ -90,7 +99,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
         .catch((err: unknown) => {
           // A fault outside the statement (none is expected: the expressions were checked at boot).
           this.logger.error(`Schedules: a tick failed, retrying in ${ticking.retryMs} ms: ${String(err)}`);
-          this.arm(ticking, new Date(), ticking.retryMs);
+          this.arm(ticking, workflowClock.now(), ticking.retryMs);
         })
         .finally(() => (ticking.firing = undefined));
     }, delayMs).unref();
@@ -98,7 +107,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
 
   private async fire(ticking: Ticking): Promise<void> {
     if (this.stopped) return;
-    const due = ticking.plan.due(new Date());
+    const due = ticking.plan.due(workflowClock.now());
     let retryInMs: number | undefined;
     if (due.length > 0) {
       try {
@@ -111,7 +120,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, BeforeApplication
         this.reportFailure(err, ticking.retryMs);
       }
     }
-    this.arm(ticking, new Date(), retryInMs);
+    this.arm(ticking, workflowClock.now(), retryInMs);
   }
 
   private async fireTicks(due: DueTick[]): Promise<void> {

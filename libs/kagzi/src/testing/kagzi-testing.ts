@@ -5,6 +5,7 @@ import { WorkflowClient } from '../client/workflow.client';
 import { KagziModuleOptions, WorkerOptions } from '../interfaces/kagzi-options.interface';
 import { KagziModule } from '../kagzi.module';
 import { KagziDatabase } from '../persistence/kagzi-database';
+import { ScheduleTicker } from '../schedules/schedule-ticker';
 import { KagziWorker } from '../worker/kagzi.worker';
 import { TestClock } from './test-clock';
 
@@ -57,7 +58,7 @@ export class KagziTesting {
       await app.close().catch(() => undefined);
       throw err;
     }
-    return new KagziTesting(app, app.get(WorkflowClient), new TestClock(app.get(KagziDatabase), app.get(KagziWorker)), schema);
+    return new KagziTesting(app, app.get(WorkflowClient), new TestClock(app.get(KagziDatabase), app.get(KagziWorker), app.get(ScheduleTicker)), schema);
   }
 
   /** Stops the app (its worker hands back what it holds) and drops the schema it created. Idempotent. */
