@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 // The `kagzi` command. It runs the build of `npm run build:lib` when there is one at least as new as
-// the TypeScript sources; in a checkout without one (or with an older one) it runs the sources,
-// compiled on the fly by @swc-node/register as `npm run demo` does, so it is never behind them.
+// the TypeScript sources; in a checkout without one (or with an older one), or when an argument is a
+// TypeScript file (`kagzi replay --app src/app.module.ts`), it runs the sources, compiled on the fly by
+// @swc-node/register as `npm run demo` does, so it is never behind them.
 const { existsSync, readdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
@@ -29,8 +30,13 @@ function buildIsCurrent() {
   return sources.every((dir) => !existsSync(dir) || newestSource(dir) <= built);
 }
 
+/** `kagzi replay --app x.ts`: the app's TypeScript loads this checkout's sources, so the CLI must run them too (one copy of the library). */
+function namesTypeScript(argv) {
+  return argv.some((arg) => /\.[mc]?ts$/.test(arg));
+}
+
 function load() {
-  if (buildIsCurrent()) return require(compiledMain);
+  if (buildIsCurrent() && !(existsSync(sourceMain) && namesTypeScript(process.argv.slice(2)))) return require(compiledMain);
   if (existsSync(sourceMain)) {
     require('@swc-node/register');
     return require(sourceMain);
