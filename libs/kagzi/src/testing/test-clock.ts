@@ -14,7 +14,7 @@ export interface ClockAdvance {
 
 /**
  * Virtual time for a testing app. `advance(duration)` makes everything due within `duration` due now —
- * durable sleeps, retry back-offs, delayed starts, signal and child timeouts, schedule ticks — by moving
+ * durable sleeps, retry back-offs, delayed starts, signal wait timeouts, schedule ticks — by moving
  * the stored due times (one statement) and the worker's in-process waits, and moves `ctx.now()` (and the
  * clock schedules tick by) ahead by `duration`.
  * Production code pays nothing for it: due times stay in the database's clock, and only this class moves them.

@@ -2,7 +2,7 @@ import { statement } from '../statement';
 
 /**
  * Testing only (`kt.clock.advance`): every stored due time in the future comes `$1` ms closer, and any
- * within that window becomes now — delayed starts, parked sleeps, back-offs and signal or child
+ * within that window becomes now — delayed starts, parked sleeps, back-offs and signal wait
  * timeouts (the run's due time, its step's next attempt, a sleep's recorded wake-up). Runs a worker
  * holds keep their lease (their in-process waits are moved by the worker). One statement, so a claim
  * sees all of it or none.
