@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { durationOption } from '../common/duration';
 import { describeIssues } from '../common/resolve-options';
@@ -34,6 +35,11 @@ export const startOptionsSchema = z
     idempotencyKey: idempotencyKeySchema.optional(),
     // At most 100 years: beyond that PostgreSQL cannot compute the due time.
     delay: durationOption().optional(),
+    manager: z
+      .custom<EntityManager>((value) => typeof value === 'object' && value !== null && typeof (value as { query?: unknown }).query === 'function', {
+        message: 'must be a TypeORM EntityManager (the one a transaction callback receives)',
+      })
+      .optional(),
   })
   .strict();
 

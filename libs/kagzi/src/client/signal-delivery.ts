@@ -32,6 +32,7 @@ export class SignalDelivery {
   async startAndSend(workflow: string, input: unknown, signal: { name: string; payload?: unknown }, options: StartOptions & { idempotencyKey: string }): Promise<string> {
     const parsed = startOptionsSchema.safeParse(options);
     if (!parsed.success) throw new InvalidOptionsError(`Invalid signalWithStart options: ${describeIssues(parsed.error, 'options')}`);
+    if (options.manager !== undefined) throw new InvalidOptionsError('Invalid signalWithStart options: options.manager is not supported (only start() joins a caller\'s transaction)');
     if (options.idempotencyKey === undefined) throw new InvalidOptionsError('Invalid signalWithStart options: options.idempotencyKey: required (it names the run to start or signal)');
     const delayMs = options.delay === undefined ? 0 : toMilliseconds(options.delay, 'signalWithStart options.delay');
     const { text } = this.serializer.encode(input, `input of workflow "${workflow}"`);

@@ -1,7 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, Type } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { Duration, toMilliseconds } from '../common/duration';
-import { ResolvedKagziOptions, describeIssues } from '../common/resolve-options';
+import { Duration } from '../common/duration';
+import { ResolvedKagziOptions } from '../common/resolve-options';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor';
 import { WorkflowRegistry } from '../discovery/workflow.registry';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
@@ -18,7 +17,7 @@ import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
 import { toWorkerInfo } from '../persistence/run.mapper';
 import type { RunHistory } from '../interfaces/run-history.interface';
-import { assertIdempotencyKey, assertName, assertRunId, startOptionsSchema } from './client-input';
+import { assertIdempotencyKey, assertName, assertRunId } from './client-input';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { EventReader } from './event-reader';
 import { SignalDelivery } from './signal-delivery';
@@ -26,11 +25,10 @@ import { VersionAdmin } from './version-admin';
 import { RunHandle } from './run.handle';
 import { RunControl } from './run-control';
 import { RunCountFilter, RunQueries } from './run-queries';
+import { RunStarter } from './run-starter';
+import { KagziDatabase } from '../persistence/kagzi-database';
 import { ScheduleStore } from '../persistence/schedule.store';
-import { versionError } from './version-errors';
 import { WorkflowHandle } from './workflow.handle';
-import { startTrace } from '../tracing/start.trace';
-import { recordRunStarted } from '../metrics/run.metrics';
 export type { RunCountFilter } from './run-queries';
 
 /**
@@ -42,6 +40,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   private readonly connection: ConnectionRetry;
   private readonly control: RunControl;
   private readonly queries: RunQueries;
+  private readonly starter: RunStarter;
   private readonly delivery: SignalDelivery;
   private readonly versionAdmin: VersionAdmin;
 
@@ -58,10 +57,12 @@ export class WorkflowClient implements OnApplicationBootstrap {
     signals: SignalStore,
     private readonly events: EventReader,
     private readonly schedules: ScheduleStore,
+    db: KagziDatabase,
   ) {
     this.connection = new ConnectionRetry(options.reconnectTimeoutMs);
     this.control = new RunControl(runs, this.connection);
     this.queries = new RunQueries(runs, this.connection, serializer);
+    this.starter = new RunStarter(runs, db, serializer, this.connection);
     this.delivery = new SignalDelivery(signals, serializer, this.connection);
     this.versionAdmin = new VersionAdmin(versions, this.connection);
   }
@@ -71,32 +72,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
    * returns the existing run's handle instead of starting a second run.
    */
   async start<I, O>(workflow: WorkflowRef<I, O>, input: I, options: StartOptions = {}): Promise<WorkflowHandle<O>> {
-    const parsed = startOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidOptionsError(`Invalid start options: ${describeIssues(parsed.error, 'options')}`);
-    const delayMs = options.delay === undefined ? 0 : toMilliseconds(options.delay, 'start options.delay');
-    const name = this.workflowName(workflow);
-    const { text } = this.serializer.encode(input, `input of workflow "${name}"`);
-    // The id is chosen before the first attempt: an attempt whose reply was lost in an outage may have
-    // inserted the run, and the retry then finds it by this id (the insert does nothing on a taken id).
-    const id = randomUUID();
-    const traced = startTrace(name, id, options.version);
-    const runId = await traced.around(() => this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
-      const inserted = await this.runs.insertRun({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs, traceContext: traced.carrier });
-      traced.version(inserted.version);
-      if (inserted.id) {
-        recordRunStarted(name, inserted.version);
-        return inserted.id;
-      }
-      // A repeated idempotency key returns the first run, even if its version was deprecated since.
-      const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
-      if (existing) return existing;
-      if (attempt > 1 && (await this.runs.getRunOutcome(id))) {
-        recordRunStarted(name, options.version);
-        return id;
-      }
-      throw versionError(name, options.version, inserted);
-    }));
-    return this.getHandle<O>(runId);
+    return this.getHandle<O>(await this.starter.start(this.workflowName(workflow), input, options));
   }
 
   /**

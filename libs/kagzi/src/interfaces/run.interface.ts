@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { Duration } from '../common/duration';
 import { SerializedStepError } from '../errors/step.error';
 
@@ -14,6 +15,12 @@ export interface StartOptions {
   idempotencyKey?: string;
   /** Start no earlier than this from now. */
   delay?: Duration;
+  /**
+   * Insert the run in this TypeORM EntityManager's transaction (`dataSource.transaction(async (manager) => …)`):
+   * the run exists, and runs, only if that transaction commits; workers are woken at commit. The manager's
+   * database must be Kagzi's. `start()` only (not `signalWithStart`).
+   */
+  manager?: EntityManager;
 }
 
 export interface StepAttempt {

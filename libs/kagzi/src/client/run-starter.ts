@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { toMilliseconds } from '../common/duration';
+import { describeIssues } from '../common/resolve-options';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { PayloadSerializer } from '../execution/payload.serializer';
+import { StartOptions } from '../interfaces/run.interface';
+import { recordRunStarted } from '../metrics/run.metrics';
+import { CallerTransaction } from '../persistence/caller-transaction';
+import { ConnectionRetry } from '../persistence/connection-retry';
+import { KagziDatabase } from '../persistence/kagzi-database';
+import { RunStore } from '../persistence/run.store';
+import { startTrace } from '../tracing/start.trace';
+import { startOptionsSchema } from './client-input';
+import { versionError } from './version-errors';
+
+/** `client.start`: checked options, one traced insert (in the caller's transaction with `manager`), the id of the run. */
+export class RunStarter {
+  constructor(
+    private readonly runs: RunStore,
+    private readonly db: KagziDatabase,
+    private readonly serializer: PayloadSerializer,
+    private readonly connection: ConnectionRetry,
+  ) {}
+
+  async start(name: string, input: unknown, options: StartOptions): Promise<string> {
+    const parsed = startOptionsSchema.safeParse(options);
+    if (!parsed.success) throw new InvalidOptionsError(`Invalid start options: ${describeIssues(parsed.error, 'options')}`);
+    const delayMs = options.delay === undefined ? 0 : toMilliseconds(options.delay, 'start options.delay');
+    const { text } = this.serializer.encode(input, `input of workflow "${name}"`);
+    // The id is chosen before the first attempt: an attempt whose reply was lost in an outage may have
+    // inserted the run, and the retry then finds it by this id (the insert does nothing on a taken id).
+    const id = randomUUID();
+    const traced = startTrace(name, id, options.version);
+    const run = { id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs, traceContext: traced.carrier };
+    if (options.manager !== undefined) {
+      // In the caller's transaction: no retry (an outage aborts their transaction anyway), no outcome to look up.
+      const caller = new CallerTransaction(this.db, options.manager);
+      return traced.around(async () => {
+        const inserted = await caller.insertRun(run);
+        traced.version(inserted.version);
+        if (inserted.id) return this.started(name, inserted.version, inserted.id);
+        const existing = options.idempotencyKey === undefined ? undefined : await caller.findRunIdByKey(name, options.idempotencyKey);
+        if (existing) return existing;
+        throw versionError(name, options.version, inserted);
+      });
+    }
+    return traced.around(() => this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
+      const inserted = await this.runs.insertRun(run);
+      traced.version(inserted.version);
+      if (inserted.id) return this.started(name, inserted.version, inserted.id);
+      // A repeated idempotency key returns the first run, even if its version was deprecated since.
+      const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
+      if (existing) return existing;
+      if (attempt > 1 && (await this.runs.getRunOutcome(id))) return this.started(name, options.version, id);
+      throw versionError(name, options.version, inserted);
+    }));
+  }
+
+  private started(name: string, version: number | null | undefined, runId: string): string {
+    recordRunStarted(name, version);
+    return runId;
+  }
+}
