@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { DurationBounds, durationOption, toMilliseconds } from './duration';
 import { survivesFailedHeartbeat } from './lease-timing';
@@ -9,7 +10,7 @@ import { ClassifyErrorHook } from '../errors/error-classifier';
 import { RetryPolicy } from '../execution/retry-policy';
 import { KagziModuleOptions } from '../interfaces/kagzi-options.interface';
 
-export type ResolvedDatabase = { kind: 'url'; url: string } | { kind: 'embedded'; dataDir: string; port?: number };
+export type ResolvedDatabase = { kind: 'url'; url: string } | { kind: 'embedded'; dataDir: string; port?: number } | { kind: 'dataSource'; dataSource: DataSource };
 
 export interface ResolvedWorkerOptions {
   name: string;
@@ -76,6 +77,7 @@ const schema = z
     database: z
       .union([
         z.object({ url: z.string().min(1) }).strict(),
+        z.object({ dataSource: z.custom<DataSource>(isPostgresDataSource, "must be a TypeORM DataSource with type 'postgres' (the pg driver)") }).strict(),
         z
           .object({
             embedded: z.union([
@@ -181,6 +183,7 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
 function resolveDatabase(options: KagziModuleOptions, env: NodeJS.ProcessEnv): ResolvedDatabase {
   const db = options.database;
   if (db && 'url' in db) return { kind: 'url', url: db.url };
+  if (db && 'dataSource' in db) return { kind: 'dataSource', dataSource: db.dataSource };
   if (db && 'embedded' in db) {
     const e = db.embedded === true ? {} : db.embedded;
     return { kind: 'embedded', dataDir: e.dataDir ?? '.kagzi', port: e.port };
@@ -188,4 +191,10 @@ function resolveDatabase(options: KagziModuleOptions, env: NodeJS.ProcessEnv): R
   const fromEnv = env.KAGZI_DATABASE_URL || env.DATABASE_URL;
   if (fromEnv) return { kind: 'url', url: fromEnv };
   return { kind: 'embedded', dataDir: '.kagzi' };
+}
+
+/** A TypeORM DataSource on PostgreSQL through pg (what `database: { dataSource }` accepts). */
+function isPostgresDataSource(value: unknown): value is DataSource {
+  const options = (value as { options?: { type?: unknown } } | null)?.options;
+  return typeof value === 'object' && value !== null && typeof (value as { query?: unknown }).query === 'function' && options?.type === 'postgres';
 }

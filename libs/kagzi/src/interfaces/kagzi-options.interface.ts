@@ -1,8 +1,13 @@
+import type { DataSource } from 'typeorm';
 import { Duration } from '../common/duration';
 import { ErrorKind } from '../errors/error-kind';
 import { RetryPolicy } from '../execution/retry-policy';
 
-export type DatabaseOptions = { url: string } | { embedded: true | { dataDir?: string; port?: number } };
+/**
+ * Where Kagzi's tables are: a URL, an embedded PostgreSQL (development), or the app's own TypeORM
+ * DataSource (postgres driver, initialized): Kagzi then runs its statements on that DataSource's pool.
+ */
+export type DatabaseOptions = { url: string } | { embedded: true | { dataDir?: string; port?: number } } | { dataSource: DataSource };
 
 export interface WorkerOptions {
   /** Unique among live workers. Default `${hostname}-${pid}-${short random}`. */

@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { Pool, type QueryConfig, type QueryResultRow } from 'pg';
+import { Pool, type ClientConfig, type PoolConfig, type QueryConfig, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { KAGZI_MIGRATIONS } from '../../../../migrations';
 import { poolSize } from '../common/limits';
 import { ResolvedKagziOptions } from '../common/resolve-options';
 import { connectWithRetry } from './connection-retry';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded-postgres.launcher';
 import { resolveEmbeddedPostgres } from './embedded-postgres.package';
 import { statementName } from './schema-identifiers';
@@ -28,13 +29,22 @@ export class KagziDatabase {
     /** Every statement Kagzi runs goes through this pool's `query` or `connect`. */
     readonly pool: Pool,
     readonly schema: string,
-    readonly url: string,
+    /** How to open a connection of Kagzi's own (the LISTEN connection, migrations): the pool's settings. */
+    readonly connection: ClientConfig,
     /** false: statements go unnamed, for poolers that give each transaction another server connection. */
     private readonly preparedStatements: boolean,
     private readonly embedded?: EmbeddedPostgresHandle,
+    /** The app's pool (`database: { dataSource }`): the app ends it, not Kagzi. */
+    private readonly shared = false,
   ) {}
 
+  /** The connection URL, when Kagzi was given one (or started the embedded server); '' with a shared DataSource set up otherwise. */
+  get url(): string {
+    return this.connection.connectionString ?? '';
+  }
+
   static async open(options: ResolvedKagziOptions): Promise<KagziDatabase> {
+    if (options.database.kind === 'dataSource') return KagziDatabase.share(options.database.dataSource, options);
     let embedded: EmbeddedPostgresHandle | undefined;
     let url: string;
     if (options.database.kind === 'url') {
@@ -63,12 +73,30 @@ export class KagziDatabase {
       await embedded?.stop().catch(() => undefined);
       throw err;
     }
-    return new KagziDatabase(pool, options.schema, url, options.preparedStatements, embedded);
+    return new KagziDatabase(pool, options.schema, { connectionString: url }, options.preparedStatements, embedded);
+  }
+
+  /**
+   * `database: { dataSource }`: Kagzi's statements go through the app's TypeORM pool (one pool for the
+   * app and its workflows); migrations and the LISTEN connection use connections of their own with the
+   * same settings (a LISTEN must keep its session, which a pooled connection does not).
+   */
+  private static async share(dataSource: DataSource, options: ResolvedKagziOptions): Promise<KagziDatabase> {
+    if (!dataSource.isInitialized) {
+      throw new InvalidOptionsError('database.dataSource is not initialized: Kagzi boots after it is (TypeOrmModule initializes it; by hand, await dataSource.initialize() first)');
+    }
+    const pool = (dataSource.driver as unknown as { master?: Pool }).master;
+    if (!pool || typeof pool.query !== 'function') throw new InvalidOptionsError("database.dataSource: its driver has no pg pool; use type 'postgres'");
+    const { max: _max, min: _min, idleTimeoutMillis: _idle, maxUses: _uses, allowExitOnIdle: _exit, ...connection } = (pool as unknown as { options: PoolConfig }).options;
+    if (options.migrationsRun) {
+      await connectWithRetry(() => KagziDatabase.migrate(connection, options.schema), { retryAttempts: options.retryAttempts, retryDelayMs: options.retryDelayMs, logger: KagziDatabase.logger });
+    }
+    return new KagziDatabase(pool, options.schema, connection, options.preparedStatements, undefined, true);
   }
 
   /** One connection attempt: migrations, then a fresh pool, so a failed attempt leaves nothing half-open behind. */
   private static async connect(url: string, options: ResolvedKagziOptions): Promise<Pool> {
-    if (options.migrationsRun) await KagziDatabase.migrate(url, options.schema);
+    if (options.migrationsRun) await KagziDatabase.migrate({ connectionString: url }, options.schema);
     const pool = new Pool({ connectionString: url, max: poolSize(options.worker ? options.worker.concurrency : undefined) });
     // An idle connection the server dropped (a restart, a failover) errors here; the next query reconnects.
     pool.on('error', (err) => KagziDatabase.logger.debug(`an idle database connection closed: ${err.message}`));
@@ -86,15 +114,14 @@ export class KagziDatabase {
    * boot together (replicas of a deploy) take turns: a session advisory lock per schema on that one
    * connection, so the first applies them and the others find nothing pending.
    */
-  private static async migrate(url: string, schema: string): Promise<void> {
+  private static async migrate(connection: ClientConfig, schema: string): Promise<void> {
     const dataSource = new DataSource({
       type: 'postgres',
-      url,
       schema,
       migrations: KAGZI_MIGRATIONS,
       migrationsTableName: 'kagzi_migrations',
       migrationsTransactionMode: 'each',
-      extra: { max: 1 },
+      extra: { ...connection, max: 1 }, // the pg settings as given (a URL, or host, user, ssl, …)
     });
     try {
       await dataSource.initialize();
@@ -149,6 +176,7 @@ export class KagziDatabase {
     const open = pool.totalCount;
     // pg-pool's end() resolves before its sockets have closed; stopping an embedded server then
     // makes it log FATAL "terminating connection" for each one. Wait for them (briefly) first.
+    if (this.shared) return; // the app's pool: it stays open for the app
     const disconnected = this.embedded ? waitForRemovals(pool, open, 2_000) : Promise.resolve();
     await pool.end();
     await disconnected;

@@ -79,7 +79,7 @@ export class NotificationListener {
     const finishedChannel = notificationChannel(this.db.schema, 'finished');
     const eventChannel = notificationChannel(this.db.schema, 'event');
     const cancelChannel = notificationChannel(this.db.schema, 'cancel');
-    const client = new Client({ connectionString: this.db.url });
+    const client = new Client(this.db.connection);
     client.on('notification', (msg) => {
       const payload = msg.payload ?? '';
       if (msg.channel === wakeup) {
