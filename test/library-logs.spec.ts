@@ -7,7 +7,7 @@ import { ConsoleLogger, Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { KagziModule, PermanentError, RetryPolicy, Step, TransientError, Workflow, WorkflowClient, WorkflowDefinition } from '@kagzi/nestjs';
 import { createTestDatabase, TestDatabase } from './support/database';
-import { FAST_WORKER } from './support/app';
+import { FAST_WORKER, waitFor } from './support/app';
 
 @Injectable()
 class Gateway {
@@ -77,7 +77,8 @@ test('run lines carry runId, workflow, version and stepKey as fields of the JSON
 
     const retry = records.find((r) => r.level === 'warn' && r.message.includes('attempt 1 failed'));
     expect(retry).toMatchObject({ context: 'Kagzi', params: { runId: charged.runId, workflow: 'Logged', version: 3, stepKey: expect.stringContaining('Gateway.charge') } });
-    const failed = records.find((r) => r.level === 'warn' && r.message.includes('failed: ['));
+    // The worker logs the failure once it is recorded; the client may hear of the end a moment before.
+    const failed = await waitFor('the failure line', () => records.find((r) => r.level === 'warn' && r.message.includes('failed: [')));
     expect(failed).toMatchObject({ context: 'Kagzi', params: { runId: refunded.runId, workflow: 'Logged', version: 3 } });
     expect(failed?.params).not.toHaveProperty('stepKey');
   } finally {
