@@ -14,7 +14,8 @@ export type {
 } from './interfaces/run.interface';
 export type { Duration } from './common/duration';
 export type { RunHistory, HistoryStep, StoredValue } from './interfaces/run-history.interface';
-export { stepSignal, stepInfo, type StepInfo } from './execution/step-signal';
+export { stepSignal, stepInfo, stepTransaction, type StepInfo } from './execution/step-signal';
+export type { IsolationLevel } from './persistence/step-transactions';
 export { RetryPolicy, type RetryOn, type ExponentialRetryOptions, type FixedRetryOptions } from './execution/retry-policy';
 export { ErrorKind } from './errors/error-kind';
 export { StepError, PermanentError, TransientError, type StepErrorOptions, type SerializedStepError } from './errors/step.error';

@@ -21,6 +21,7 @@ import { RunStore } from './persistence/run.store';
 import { SignalStore } from './persistence/signal.store';
 import { EventStore } from './persistence/event.store';
 import { ScheduleStore } from './persistence/schedule.store';
+import { StepTransactions } from './persistence/step-transactions';
 import { EventReader } from './client/event-reader';
 import { VersionStore } from './persistence/version.store';
 import { WorkerStore } from './persistence/worker.store';
@@ -60,8 +61,14 @@ import { BacklogMetrics } from './metrics/backlog.metrics';
       provide: WorkflowRunner,
       useFactory: (
         registry: WorkflowRegistry, runs: RunStore, signals: SignalStore, client: WorkflowClient, events: EventStore, serializer: PayloadSerializer, options: ResolvedKagziOptions,
-      ) => new WorkflowRunner(registry, runs, signals, client, events, serializer, options.defaultRetry, options.classifyError),
-      inject: [WorkflowRegistry, RunStore, SignalStore, WorkflowClient, EventStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS],
+        transactions: StepTransactions,
+      ) => new WorkflowRunner(registry, runs, signals, client, events, serializer, options.defaultRetry, transactions, options.classifyError),
+      inject: [WorkflowRegistry, RunStore, SignalStore, WorkflowClient, EventStore, PayloadSerializer, KAGZI_RESOLVED_OPTIONS, StepTransactions],
+    },
+    {
+      provide: StepTransactions,
+      useFactory: (db: KagziDatabase, options: ResolvedKagziOptions) => new StepTransactions(db, options),
+      inject: [KagziDatabase, KAGZI_RESOLVED_OPTIONS],
     },
     {
       provide: RunOutcomeWaiter,

@@ -2,12 +2,21 @@ import { SetMetadata } from '@nestjs/common';
 import { Duration } from '../common/duration';
 import { RetryPolicy } from '../execution/retry-policy';
 import { STEP_METADATA } from '../kagzi.constants';
+import type { IsolationLevel } from '../persistence/step-transactions';
 
 export interface StepOptions {
   /** Default `${Class}.${method}`. */
   name?: string;
   retry?: RetryPolicy;
   timeout?: Duration;
+  /**
+   * The body runs in a transaction on Kagzi's database (`stepTransaction()` is its EntityManager), and the
+   * step's record commits in that same transaction: its database writes happen exactly once, even across
+   * crashes and retries. Default false. See docs/transactions.md.
+   */
+  transactional?: boolean;
+  /** With `transactional`: the transaction's isolation level. Default 'READ COMMITTED'. */
+  isolation?: IsolationLevel;
 }
 
 /**

@@ -5,6 +5,8 @@ import { nameProblem } from '../common/names';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { runScopeStorage } from '../execution/run-scope.storage';
 import { StepDefinition } from '../execution/step-definition';
+import type { StepOptions } from '../decorators/step.decorator';
+import type { IsolationLevel } from '../persistence/step-transactions';
 import { WorkflowDefinition } from '../interfaces/workflow.interface';
 import { parseSchedule } from '../schedules/cron';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor';
@@ -74,6 +76,7 @@ export class KagziExplorer implements OnModuleInit {
         name: stepName,
         retry: options.retry,
         timeoutMs: options.timeout === undefined ? undefined : toMilliseconds(options.timeout, `@Step timeout on ${metatype.name}.${methodName}`),
+        transactional: transactionalOf(options, `${metatype.name}.${methodName}`),
       };
       const stepCall: Method = function (this: unknown, ...args: unknown[]): unknown {
         const scope = runScopeStorage.getStore();
@@ -88,4 +91,16 @@ export class KagziExplorer implements OnModuleInit {
       prototype[methodName] = stepCall;
     }
   }
+}
+
+const ISOLATION_LEVELS: readonly IsolationLevel[] = ['READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE'];
+
+/** `@Step({ transactional, isolation })`, checked: isolation only with transactional, and one of PostgreSQL's levels. */
+function transactionalOf(options: StepOptions, where: string): StepDefinition['transactional'] {
+  if (options.transactional !== undefined && typeof options.transactional !== 'boolean') throw new InvalidOptionsError(`@Step on ${where}: transactional must be true or false`);
+  if (options.isolation !== undefined && !options.transactional) throw new InvalidOptionsError(`@Step on ${where}: isolation needs transactional: true`);
+  if (options.isolation !== undefined && !ISOLATION_LEVELS.includes(options.isolation)) {
+    throw new InvalidOptionsError(`@Step on ${where}: isolation must be one of ${ISOLATION_LEVELS.join(', ')}; got ${JSON.stringify(options.isolation)}`);
+  }
+  return options.transactional ? { isolation: options.isolation ?? 'READ COMMITTED' } : undefined;
 }

@@ -17,6 +17,7 @@ import { ExecutionStop, RunStop } from './run-stop';
 import { RunCancel } from './run-cancel';
 import { RunWriter } from './run-writer';
 import { RunLogger } from './run-logger';
+import type { StepTransactions } from '../persistence/step-transactions';
 import { durableSleep } from './durable-sleep';
 import { waitForSignal } from './signal-wait';
 import { setRunEvent } from './run-event';
@@ -211,6 +212,10 @@ export class RunExecution implements RunHost {
   /** Where a record made in `scope` belongs: the innermost group and branch (nothing at the top level). */
   placement(scope: RunScope): StepPlacement {
     return scope.group === undefined ? {} : { group: scope.group, branch: scope.branch };
+  }
+
+  get transactions(): StepTransactions {
+    return this.deps.transactions;
   }
 
   /** Replay only (`replayRun`): nothing past the records is executed or written. */

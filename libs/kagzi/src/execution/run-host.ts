@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { RunLogger } from './run-logger';
+import type { StepTransactions } from '../persistence/step-transactions';
 import type { ClassifyErrorHook } from '../errors/error-classifier';
 import type { EventStore } from '../persistence/event.store';
 import type { WorkflowHandle } from '../client/workflow.handle';
@@ -26,6 +27,7 @@ export interface RunExecutionDeps {
   classifyError?: ClassifyErrorHook;
   defaultRetry: RetryPolicy;
   logger: Logger;
+  transactions: StepTransactions;
   /** Replay only (`replayRun`): the code runs against its records; the first call past them stops it, nothing is written or executed. */
   replay?: boolean;
 }
@@ -52,6 +54,8 @@ export interface RunHost {
   readonly serializer: PayloadSerializer;
   readonly defaultRetry: RetryPolicy;
   readonly logger: RunLogger;
+  /** Transactions of `@Step({ transactional: true })` bodies. */
+  readonly transactions: StepTransactions;
   /** Replay only: a call past the records stops the run there ({@link reachFrontier}) instead of executing. */
   readonly replaying: boolean;
   reachFrontier(what: string): never;

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { StepDefinition } from './step-definition';
 
@@ -19,6 +20,8 @@ export interface RunScope {
   readonly attemptSignal?: AbortSignal;
   /** Inside a step body: which run, step and attempt (read by stepInfo()). */
   readonly step?: StepInfo;
+  /** Inside a transactional step body: its transaction's EntityManager (read by stepTransaction()). */
+  readonly transaction?: EntityManager;
   /** Inside a parallel branch: the innermost group's key, this branch's key, and its signal. */
   readonly group?: string;
   readonly branch?: string;

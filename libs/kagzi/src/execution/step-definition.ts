@@ -1,4 +1,5 @@
 import { RetryPolicy } from './retry-policy';
+import type { IsolationLevel } from '../persistence/step-transactions';
 
 /** A `@Step` method as the executor sees it: options resolved at bootstrap. */
 export interface StepDefinition {
@@ -7,4 +8,6 @@ export interface StepDefinition {
   keyName?: string;
   retry?: RetryPolicy;
   timeoutMs?: number;
+  /** `@Step({ transactional: true })`: the body and the record share one transaction at this isolation level. */
+  transactional?: { isolation: IsolationLevel };
 }

@@ -10,6 +10,8 @@ import { StepDefinition } from './step-definition';
 import { RunHost } from './run-host';
 import { AttemptSpan, attemptSpan } from '../tracing/step.trace';
 import { recordAttempt } from '../metrics/run.metrics';
+import { StepTransaction } from '../persistence/step-transactions';
+import { beginStepTransaction, commitInTransaction, TransactionalOutcome } from './transactional-step';
 
 interface FailedAttempt {
   key: string;
@@ -24,7 +26,7 @@ interface FailedAttempt {
 type Attempted<T> = { done: true; value: T } | { done: false; firstStartedAt: Date };
 
 /** What a step call needs of the run it belongs to (RunExecution). */
-export type StepHost = Pick<RunHost, 'runId' | 'workflowName' | 'version' | 'lease' | 'fibers' | 'signalOf' | 'cancelPoint' | 'runs' | 'serializer' | 'defaultRetry' | 'logger' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'toStepError' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'never' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'replaying' | 'reachFrontier'>;
+export type StepHost = Pick<RunHost, 'runId' | 'workflowName' | 'version' | 'lease' | 'fibers' | 'signalOf' | 'cancelPoint' | 'runs' | 'serializer' | 'defaultRetry' | 'logger' | 'nextKey' | 'recorded' | 'throwIfStopped' | 'toStepError' | 'write' | 'waitUntil' | 'endOfTurn' | 'parkNow' | 'never' | 'placement' | 'loseLease' | 'failNonDeterministic' | 'replaying' | 'reachFrontier' | 'transactions'>;
 
 /**
  * One `@Step` call inside a run: replayed from its record, or executed attempt after attempt until
@@ -86,11 +88,16 @@ export class StepExecutor {
     };
     parent.addEventListener('abort', abortAttempt, { once: true });
     const place = { scope, key, name: def.name, argsHash, startedAt, attempt };
+    let tx: StepTransaction | undefined;
     try {
       let value: unknown;
+      let transactional: TransactionalOutcome | undefined;
       try {
-        value = await Promise.race([this.invoke(scope, def, key, body, controller, attempt, span), cancel]);
+        if (def.transactional) tx = await beginStepTransaction(run, def.transactional.isolation);
+        value = await Promise.race([this.invoke(scope, def, key, body, controller, attempt, span, tx), cancel]);
+        if (tx) transactional = await commitInTransaction(run, place, tx, value);
       } catch (err: unknown) {
+        await tx?.release().catch(() => undefined); // the body's writes are rolled back
         run.throwIfStopped(scope);
         // Cancelled (or its body failed once the cancel was known): nothing of this attempt is recorded.
         await run.cancelPoint(scope);
@@ -113,6 +120,10 @@ export class StepExecutor {
         await this.retryLater(scope, { key, name: def.name, argsHash, error: serializeStepError(error), attempt, startedAt, nextAttemptAt }, executing);
         return { done: false, firstStartedAt: first };
       }
+      if (transactional) {
+        recordAttempt(run, def.name, 'completed', began);
+        return { done: true, value: transactional.kind === 'committed' ? run.serializer.decode<T>(JSON.parse(transactional.text)) : this.replay<T>(transactional.step) };
+      }
       run.throwIfStopped(scope);
       await run.cancelPoint(scope);
       let text: string;
@@ -126,6 +137,7 @@ export class StepExecutor {
       recordAttempt(run, def.name, 'completed', began);
       return { done: true, value: await this.commit<T>(place, { status: 'COMPLETED', text }) };
     } finally {
+      void tx?.release().catch(() => undefined); // a cancelled attempt's transaction: rolled back, whatever its body still does
       parent.removeEventListener('abort', abortAttempt);
       executing();
       span.end();
@@ -152,10 +164,13 @@ export class StepExecutor {
   }
 
   /** Runs the body in the step's scope; with a timeout, the attempt fails (and its signal aborts) when it expires. */
-  private invoke(scope: RunScope, def: StepDefinition, key: string, body: () => unknown, controller: AbortController, attempt: number, span: AttemptSpan): Promise<unknown> {
+  private invoke(
+    scope: RunScope, def: StepDefinition, key: string, body: () => unknown, controller: AbortController, attempt: number, span: AttemptSpan, tx?: StepTransaction,
+  ): Promise<unknown> {
     const run = this.run;
     const step = { runId: run.runId, workflowName: run.workflowName, version: run.version, stepKey: key, stepName: def.name, attempt };
-    const running = Promise.resolve(span.run(() => runScopeStorage.run({ ...scope, inStep: true, attemptSignal: controller.signal, step }, body)));
+    const inStep = { ...scope, inStep: true, attemptSignal: controller.signal, step, transaction: tx?.manager };
+    const running = Promise.resolve(span.run(() => runScopeStorage.run(inStep, body)));
     const timeoutMs = def.timeoutMs;
     if (timeoutMs === undefined) return running;
     return withTimeout(running, timeoutMs, () => {

@@ -6,6 +6,7 @@ import { cancelStepError, WorkflowCancelledError } from '../errors/workflow-canc
 import { serializeStepError, toStepError } from '../errors/step-error.serializer';
 import { RegisteredWorkflow, WorkflowRegistry } from '../discovery/workflow.registry';
 import { ReplayRunner, replayRunners } from './replay-registry';
+import { StepTransactions } from '../persistence/step-transactions';
 import { Executed, Outcome } from './executed';
 import { RunStore } from '../persistence/run.store';
 import { ClaimedRun } from '../persistence/store.types';
@@ -33,6 +34,7 @@ export class WorkflowRunner implements ReplayRunner, OnModuleDestroy {
     private readonly events: EventStore,
     private readonly serializer: PayloadSerializer,
     private readonly defaultRetry: RetryPolicy,
+    private readonly transactions: StepTransactions,
     private readonly classifyError?: ClassifyErrorHook,
   ) {
     replayRunners.add(this);
@@ -88,7 +90,7 @@ export class WorkflowRunner implements ReplayRunner, OnModuleDestroy {
   private deps(): RunExecutionDeps {
     return {
       runs: this.runs, signals: this.signals, client: this.client, events: this.events, serializer: this.serializer,
-      classifyError: this.classifyError, defaultRetry: this.defaultRetry, logger: this.logger,
+      classifyError: this.classifyError, defaultRetry: this.defaultRetry, logger: this.logger, transactions: this.transactions,
     };
   }
 

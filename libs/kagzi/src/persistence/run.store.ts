@@ -1,6 +1,6 @@
 import { SerializedStepError } from '../errors/step.error';
 import { RunStatus } from '../interfaces/run.interface';
-import { KagziDatabase } from './kagzi-database';
+import { KagziDatabase, StatementRunner } from './kagzi-database';
 import { ClaimedRunRow, InsertRunResult, RetryRow, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 import { cancelRun } from './sql/cancel-run.sql';
 import { claimRuns } from './sql/claim-runs.sql';
@@ -100,8 +100,10 @@ export class RunStore {
       key: string; name: string; status: 'COMPLETED' | 'FAILED'; argsHash: string; output: string | null;
       error: SerializedStepError | null; startedAt: Date; attempt: number;
     } & StepPlacement,
+    /** A transactional step's transaction: the record commits with the body's writes. */
+    runner: StatementRunner = (statement) => this.db.run(statement),
   ): Promise<StepCommitOutcome> {
-    const rows = await this.db.run(commitStep.with({ ...step, ...lease }));
+    const rows = await runner(commitStep.with({ ...step, ...lease }));
     return rows.length === 1 ? { kind: 'committed' } : this.whyNotWritten(lease, step.key);
   }
 
