@@ -48,11 +48,27 @@ class DenyAll implements CanActivate {
   }
 }
 
+/** An app service a guard injects. */
+@Injectable()
+class ApiKeys {
+  isValid(key: unknown): boolean {
+    return key === 'secret';
+  }
+}
+
+@Injectable()
+class ApiKeyGuard implements CanActivate {
+  constructor(private readonly keys: ApiKeys) {}
+  canActivate(context: ExecutionContext): boolean {
+    return this.keys.isValid(context.switchToHttp().getRequest<{ headers: Record<string, unknown> }>().headers['x-api-key']);
+  }
+}
+
 let db: TestDatabase;
 const apps: INestApplication[] = [];
 
-async function boot(dashboard: KagziDashboardOptions): Promise<{ app: INestApplication; base: string; client: WorkflowClient }> {
-  @Module({ imports: [KagziModule.forRoot({ database: { url: db.url }, worker: FAST_WORKER }), KagziDashboardModule.forRoot(dashboard)], providers: [Desk, FormV1, FormV2] })
+async function boot(dashboard: KagziDashboardOptions, providers: Array<new (...args: never[]) => unknown> = []): Promise<{ app: INestApplication; base: string; client: WorkflowClient }> {
+  @Module({ imports: [KagziModule.forRoot({ database: { url: db.url }, worker: FAST_WORKER }), KagziDashboardModule.forRoot(dashboard)], providers: [Desk, FormV1, FormV2, ...providers] })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).setLogger(new ConsoleLogger({ logLevels: ['error'] })).compile();
   const app = moduleRef.createNestApplication({ logger: ['error'] });
@@ -125,11 +141,16 @@ describe('runs', () => {
   });
 
   test('bad query parameters are 400 with a message naming them', async () => {
-    for (const query of ['status=DONE', 'limit=0', 'limit=abc', 'limit=201', 'colour=red', 'q=']) {
+    const forged = (t: string): string => Buffer.from(JSON.stringify([t, '00000000-0000-4000-8000-000000000000'])).toString('base64url');
+    for (const query of [
+      'status=DONE', 'limit=0', 'limit=abc', 'limit=201', 'colour=red', 'q=', 'q=%00', 'q=abc%00def', 'workflow=%00&q=x',
+      `cursor=${forged('2030-02-30 00:00:00+00')}`, `cursor=${forged('0000-01-01 00:00:00+00')}`, `cursor=${forged('2030-01-01 00:00:00+16:00')}`,
+    ]) {
       const answer = await call(base, `/api/runs?${query}`);
       expect(answer.status).toBe(400);
-      expect(answer.body.code).toBe('KAGZI_BAD_REQUEST');
-      expect(answer.body.message).toMatch(/query/);
+      // The query's shape is checked by the route; a cursor's content by listRuns (InvalidOptionsError).
+      expect(answer.body.code).toBe(query.startsWith('cursor=') ? 'KAGZI_INVALID_OPTIONS' : 'KAGZI_BAD_REQUEST');
+      expect(answer.body.message).toMatch(/query|cursor/);
     }
     const cursor = await call(base, '/api/runs?cursor=garbage');
     expect(cursor.status).toBe(400);
@@ -146,6 +167,19 @@ describe('runs', () => {
     const rejected = body.steps.find((s: { name: string }) => s.name === 'Desk.reject');
     expect(rejected).toMatchObject({ kind: 'STEP', status: 'FAILED', attempts: [{ attempt: 1, error: { code: 'FORM_REJECTED' } }] });
     expect(rejected.group).toBeUndefined();
+  });
+
+  test('actions take JSON only (a form or text body from another site is refused), and a signal name may not be one of the engine\'s ($…)', async () => {
+    const post = (path: string, type: string, body: string) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type, origin: 'https://evil.example' }, body });
+    for (const [type, body] of [['text/plain', ''], ['application/x-www-form-urlencoded', 'name=go&payload=evil'], ['multipart/form-data; boundary=x', '--x--']]) {
+      const answer = await post(`/api/runs/${ids.waiting}/signal`, type, body);
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toMatchObject({ code: 'KAGZI_BAD_REQUEST', message: expect.stringContaining('application/json') });
+    }
+    expect((await post('/api/workflows/DashForm/versions/1/deprecate', 'text/plain', '')).status).toBe(400);
+    const forged = await call(base, `/api/runs/${ids.waiting}/signal`, { method: 'POST', body: { name: '$child:00000000-0000-4000-8000-000000000000', payload: { status: 'COMPLETED' } } });
+    expect(forged).toMatchObject({ status: 400, body: { code: 'KAGZI_INVALID_OPTIONS', message: expect.stringContaining('reserved') } });
+    expect(await client.getHandle(ids.waiting).status()).toBe('WAITING');
   });
 
   test('unknown and malformed run ids are 404 with a JSON error', async () => {
@@ -244,6 +278,13 @@ describe('the page and access', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+
+  test("a guard that injects the app's own services (provided in the app's module) guards every route", async () => {
+    const keyed = await boot({ path: '/keyed', guards: [ApiKeyGuard] }, [ApiKeys, ApiKeyGuard]);
+    expect((await call(keyed.base, '/api/info')).status).toBe(403);
+    const allowed = await fetch(`${keyed.base}/api/info`, { headers: { 'x-api-key': 'secret' } });
+    expect(allowed.status).toBe(200);
   });
 
   test('bad options are refused when the module is built', () => {

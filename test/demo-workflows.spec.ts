@@ -10,7 +10,6 @@ import { OrdersModule } from '../apps/demo/src/orders/orders.module';
 import { ORDER_UNPAID, OrderWorkflowV3, PAYMENT_CONFIRMED } from '../apps/demo/src/orders/order-v3.workflow';
 import { PAYMENT_GATEWAY_OPTIONS } from '../apps/demo/src/orders/payments.service';
 import { createTestDatabase, TestDatabase } from './support/database';
-import { waitForStatus } from './support/app';
 
 /** Histories of real runs, kept as files: replayed on every test run, as a CI job would before a deploy. */
 const HISTORIES = join(__dirname, 'fixtures', 'histories');
@@ -37,7 +36,7 @@ const order = (orderId: string, qty: number) => ({ orderId, customerId: 'cus_42'
 
 test('a paid order ships one child run per parcel and replays green', async () => {
   const handle = await kt.client.start(OrderWorkflowV3, order('ord-paid', 6));
-  await waitForStatus(handle, 'WAITING');
+  await kt.waitForStatus(handle, 'WAITING');
   await kt.client.signal(handle.runId, PAYMENT_CONFIRMED, { method: 'card' });
   await kt.clock.advance('300ms'); // the warehouse pause
   const result = await handle.result({ timeout: '10s' });
@@ -63,7 +62,7 @@ test('every history kept in test/fixtures/histories replays against the current 
 
 test('an unpaid order is cancelled when its payment window passes, and its stock comes back', async () => {
   const handle = await kt.client.start(OrderWorkflowV3, order('ord-unpaid', 1));
-  await waitForStatus(handle, 'WAITING');
+  await kt.waitForStatus(handle, 'WAITING');
   await kt.clock.advance('2s'); // the payment window, skipped
   await expect(handle.result({ timeout: '10s' })).rejects.toMatchObject({ cause: expect.objectContaining({ code: ORDER_UNPAID }) });
   const run = await kt.client.getRun(handle.runId);

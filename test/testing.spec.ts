@@ -5,7 +5,7 @@
  * Nest's overrideProvider, and close() drops the schema.
  */
 import { Injectable } from '@nestjs/common';
-import { RetryPolicy, Step, TransientError, Workflow, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
+import { RetryPolicy, Step, TransientError, UsageError, Workflow, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
 import { KagziTesting } from '@kagzi/nestjs/testing';
 import { Client } from 'pg';
 import { createTestDatabase, TestDatabase } from './support/database';
@@ -191,6 +191,9 @@ test("overrideProvider replaces a step's service; close() drops the schema", asy
   } finally {
     await other.close();
   }
+  const before = kt.clock.now().getTime();
+  await expect(other.clock.advance('5h')).rejects.toThrow(UsageError); // closed: refused, and the clock did not move
+  expect(kt.clock.now().getTime() - before).toBeLessThan(60_000);
   const client = new Client({ connectionString: db.url });
   await client.connect();
   try {

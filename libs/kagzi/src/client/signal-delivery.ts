@@ -57,6 +57,8 @@ export class SignalDelivery {
   private prepare(name: string, payload: unknown): { name: string; payload: string; deliveryId: string } {
     const problem = nameProblem(name);
     if (problem) throw new InvalidOptionsError(`The signal name ${problem}`);
+    // `$…` names are the engine's own (a child's end reaches its parent as `$child:<id>`): a sent one could forge it.
+    if (name.startsWith('$')) throw new InvalidOptionsError(`The signal name "${name}" starts with "$", which is reserved for Kagzi's own signals; choose another name`);
     return { name, payload: this.serializer.encode(payload === undefined ? null : payload, `payload of signal "${name}"`).text, deliveryId: randomUUID() };
   }
 }

@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { z } from 'zod';
+import { textProblem } from '../common/names';
 import { describeIssues } from '../common/resolve-options';
 import { RUN_STATUSES, RunStatus } from '../interfaces/run.interface';
 
@@ -11,9 +12,20 @@ const statusList = z
 /** `GET {path}/api/runs` query: every parameter optional; unknown ones refused, so a typo is not silently ignored. */
 export const runsQuery = z
   .object({
-    workflow: z.string().min(1).max(200).optional(),
+    workflow: z
+      .string()
+      .min(1)
+      .max(200)
+      .refine((name) => textProblem(name) === undefined, { message: 'must be text PostgreSQL can store (no NUL, no lone surrogate)' })
+      .optional(),
     status: statusList.optional(),
-    q: z.string().trim().min(1).max(500).optional(),
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .refine((q) => textProblem(q) === undefined, { message: 'must be text PostgreSQL can store (no NUL, no lone surrogate)' })
+      .optional(),
     cursor: z.string().min(1).max(500).optional(),
     limit: z.coerce.number().int().min(1).max(200).optional(),
   })

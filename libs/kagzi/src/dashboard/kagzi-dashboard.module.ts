@@ -31,7 +31,7 @@ export class KagziDashboardModule implements OnApplicationBootstrap {
       module: KagziDashboardModule,
       imports: [RouterModule.register([{ path: resolved.path, module: KagziDashboardModule }])],
       controllers: [DashboardApiController, DashboardAdminController, DashboardUiController],
-      providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, DashboardGuard, DashboardStore, ...resolved.guards],
+      providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, DashboardGuard, DashboardStore],
     };
   }
 }

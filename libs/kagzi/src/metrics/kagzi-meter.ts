@@ -43,6 +43,7 @@ export function kagziInstruments(): KagziInstruments | undefined {
 
 /** Adds a module's backlog reader to `kagzi.runs.backlog`; returns its removal. */
 export function observeBacklog(read: BacklogReader): () => void {
+  read = singleFlight(read);
   backlogReaders.add(read);
   kagziInstruments(); // registers the gauges with a provider set up before the app booted
   return () => backlogReaders.delete(read);
@@ -75,6 +76,15 @@ function createInstruments(meter: Meter): KagziInstruments {
     stepDuration: seconds(METRIC.stepDuration, 'Duration of one step attempt', SECONDS_BUCKETS.step),
     claimLag: seconds(METRIC.claimLag, 'Claim time minus due time (queueing, wake-up and recovery delay)', SECONDS_BUCKETS.claimLag),
   };
+}
+
+/**
+ * At most one backlog read in flight per module: collections that come while one waits (a table locked,
+ * a slow database) share its result instead of each taking a pool connection the engine needs.
+ */
+function singleFlight(read: BacklogReader): BacklogReader {
+  let pending: ReturnType<BacklogReader> | undefined;
+  return () => (pending ??= read().finally(() => (pending = undefined)));
 }
 
 /** One statement per module and collection; a database that does not answer leaves the gauge without a value. */

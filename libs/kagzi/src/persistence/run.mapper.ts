@@ -89,14 +89,26 @@ export function encodeCursor(row: RunRow): string {
 /** A timestamp as PostgreSQL prints it (`2026-11-30 04:58:01.123456+00`) or as toISOString() does. */
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
 
+/**
+ * Whether a timestamp of the cursor's shape names a time PostgreSQL accepts: Date.parse rolls 30 February
+ * over to March and knows no year 0, and PostgreSQL refuses offsets beyond ±15:59.
+ */
+function isRealTime(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)$/.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second, offsetHours = 0, offsetMinutes = 0] = m.slice(1).map((part) => (part === undefined ? undefined : Number(part)));
+  const date = new Date(Date.UTC(year!, month! - 1, day!));
+  return (
+    year! >= 1 && month! >= 1 && month! <= 12 && date.getUTCMonth() === month! - 1 && date.getUTCDate() === day &&
+    hour! <= 23 && minute! <= 59 && second! <= 59 && offsetHours <= 15 && offsetMinutes <= 59
+  );
+}
+
 export function decodeCursor(cursor: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
     // Date.parse accepts far more than PostgreSQL does ('1', '2030', year 275760): the shape encodeCursor writes, then a real date.
-    const validTime =
-      typeof createdAt === 'string' &&
-      CURSOR_TIME.test(createdAt) &&
-      !Number.isNaN(Date.parse(createdAt.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')));
+    const validTime = typeof createdAt === 'string' && CURSOR_TIME.test(createdAt) && isRealTime(createdAt);
     if (!validTime || !isUuid(id)) throw new Error('bad cursor');
     return { createdAt, id };
   } catch {

@@ -2,6 +2,10 @@ import { ConsoleLogger, LogLevel, ModuleMetadata, Provider } from '@nestjs/commo
 import { Test, TestingModule, TestingModuleBuilder } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
 import { WorkflowClient } from '../client/workflow.client';
+import type { WorkflowHandle } from '../client/workflow.handle';
+import { Duration, toMilliseconds } from '../common/duration';
+import { ResultTimeoutError } from '../errors/result-timeout.error';
+import type { RunStatus } from '../interfaces/run.interface';
 import { KagziModuleOptions, WorkerOptions } from '../interfaces/kagzi-options.interface';
 import { KagziModule } from '../kagzi.module';
 import { KagziDatabase } from '../persistence/kagzi-database';
@@ -59,6 +63,21 @@ export class KagziTesting {
       throw err;
     }
     return new KagziTesting(app, app.get(WorkflowClient), new TestClock(app.get(KagziDatabase), app.get(KagziWorker), app.get(ScheduleTicker)), schema);
+  }
+
+  /**
+   * Resolves once the run has `status` (read every 10 ms), e.g. `SLEEPING` before skipping its sleep;
+   * rejects with a ResultTimeoutError naming the status it was stuck at after `timeout` (default 10 s).
+   */
+  async waitForStatus(run: WorkflowHandle<unknown> | string, status: RunStatus, timeout: Duration = '10s'): Promise<void> {
+    const handle = typeof run === 'string' ? this.client.getHandle(run) : run;
+    const until = Date.now() + toMilliseconds(timeout, 'kt.waitForStatus() timeout');
+    for (;;) {
+      const now = await handle.status();
+      if (now === status) return;
+      if (Date.now() > until) throw new ResultTimeoutError(`Run ${handle.runId} is ${now}, not ${status}, after ${String(timeout)}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** Stops the app (its worker hands back what it holds) and drops the schema it created. Idempotent. */

@@ -1,4 +1,5 @@
 import { workflowClock } from '../common/clock';
+import { UsageError } from '../errors/usage.error';
 import { Duration, toMilliseconds } from '../common/duration';
 import { KagziDatabase } from '../persistence/kagzi-database';
 import { skipTime } from '../persistence/sql/skip-time.sql';
@@ -21,6 +22,7 @@ export interface ClockAdvance {
  */
 export class TestClock {
   private skippedMs = 0;
+  private closed = false;
 
   constructor(
     private readonly db: KagziDatabase,
@@ -41,18 +43,26 @@ export class TestClock {
     return workflowClock.now();
   }
 
+  /**
+   * Moves time ahead by `duration`: what is due within it becomes due now. Only waits already recorded
+   * move: advance once the run has reached its sleep or wait (`waitForStatus(handle, 'SLEEPING')`), not
+   * before — a sleep that starts after the advance counts its full duration from the new time.
+   */
   async advance(duration: Duration): Promise<ClockAdvance> {
     const ms = toMilliseconds(duration, 'kt.clock.advance() duration');
+    if (this.closed) throw new UsageError('kt.clock.advance() after kt.close(): the testing app is gone; create another');
+    // The stored due times first: if that fails, the clock has not moved either.
+    const [moved] = await this.db.run<{ runs: number; waits: number; sleeps: number }>(skipTime.with({ ms }));
     this.skippedMs += ms;
     workflowClock.offsetMs += ms;
-    const [moved] = await this.db.run<{ runs: number; waits: number; sleeps: number }>(skipTime.with({ ms }));
     this.worker.skipTime(ms);
     this.ticker.skipTime();
     return moved;
   }
 
-  /** Takes back this app's advances from the process clock (`kt.close()` does it). */
+  /** Takes back this app's advances from the process clock (`kt.close()` does it); advancing is refused afterwards. */
   reset(): void {
+    this.closed = true;
     workflowClock.offsetMs -= this.skippedMs;
     this.skippedMs = 0;
   }
