@@ -142,7 +142,13 @@ test('stepTransaction() outside a transactional step, and isolation without tran
 
 test("on the app's shared DataSource the step's transaction is one of the app's connections; an output too large to store fails the step and rolls its writes back", async () => {
   await kagzi.close(); // this app alone serves Reserve from here on
-  const dataSource = await new DataSource({ type: 'postgres', url, applicationName: 'shop-app' }).initialize();
+  // Every statement sent through the DataSource's query runners (Kagzi's own hot path uses the pool directly).
+  const sent: string[] = [];
+  const logger = {
+    logQuery: (query: string) => void sent.push(query.replace(/\s+/g, ' ').trim()),
+    logQueryError: () => undefined, logQuerySlow: () => undefined, logSchemaBuild: () => undefined, logMigration: () => undefined, log: () => undefined,
+  };
+  const dataSource = await new DataSource({ type: 'postgres', url, applicationName: 'shop-app', logging: ['query'], logger }).initialize();
   try {
     const app = await Test.createTestingModule({
       imports: [KagziModule.forRoot({ database: { dataSource }, worker: FAST_WORKER })],
@@ -153,6 +159,10 @@ test("on the app's shared DataSource the step's transaction is one of the app's 
       const client = app.get(WorkflowClient);
       await expect((await client.start(ReserveWorkflow, { orderId: 'tx-who', who: true })).result({ timeout: '10s' })).resolves.toBe('shop-app');
       expect(await rows('tx-who')).toEqual([{ attempt: 1 }]);
+      // A step's transaction costs BEGIN and COMMIT on top of its body and its record: no SET for the default level.
+      sent.length = 0;
+      await (await client.start(ReserveWorkflow, { orderId: 'tx-who-2', who: true })).result({ timeout: '10s' });
+      expect(sent.map((q) => q.split(' ').slice(0, 2).join(' '))).toEqual(['START TRANSACTION', 'insert into', 'select current_setting(\'application_name\')', 'with fenced', 'COMMIT']);
       const bad = await client.start(ReserveWorkflow, { orderId: 'tx-nul', nul: true });
       await expect(bad.result({ timeout: '10s' })).rejects.toMatchObject({ cause: expect.objectContaining({ code: 'KAGZI_PAYLOAD_TOO_LARGE' }) });
       expect(effects.count('reserveWho', 'tx-nul')).toBe(1);

@@ -25,6 +25,7 @@ export interface StepTransaction {
  */
 export class StepTransactions implements OnApplicationShutdown {
   private own?: Promise<DataSource>;
+  private readonly defaults = new WeakMap<DataSource, Promise<string>>();
 
   constructor(
     private readonly db: KagziDatabase,
@@ -32,10 +33,14 @@ export class StepTransactions implements OnApplicationShutdown {
   ) {}
 
   async begin(isolation: IsolationLevel): Promise<StepTransaction> {
-    const runner = (await this.dataSource()).createQueryRunner();
+    const source = await this.dataSource();
+    const runner = source.createQueryRunner();
     await runner.connect();
     try {
-      await runner.startTransaction(isolation);
+      // TypeORM sends an isolation level as a statement of its own after START TRANSACTION: leave it out
+      // when it is what the server starts transactions with anyway (READ COMMITTED by default).
+      const implicit = isolation === (await this.serverDefault(source, runner));
+      await runner.startTransaction(implicit ? undefined : isolation);
     } catch (err: unknown) {
       await runner.release().catch(() => undefined);
       throw err;
@@ -47,6 +52,17 @@ export class StepTransactions implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     const own = await this.own?.catch(() => undefined);
     if (own?.isInitialized) await own.destroy();
+  }
+
+  /** The level a transaction gets without one (none when the DataSource sets its own), read once per DataSource. */
+  private serverDefault(source: DataSource, runner: QueryRunner): Promise<string | undefined> {
+    if ((source.options as { isolationLevel?: string }).isolationLevel !== undefined) return Promise.resolve(undefined);
+    let level = this.defaults.get(source);
+    if (!level) {
+      level = runner.query('show default_transaction_isolation').then((rows: Array<{ default_transaction_isolation: string }>) => rows[0].default_transaction_isolation.toUpperCase());
+      this.defaults.set(source, level);
+    }
+    return level;
   }
 
   private dataSource(): Promise<DataSource> {
