@@ -863,7 +863,8 @@ describe('cancel reasons', () => {
     await handle.cancel('x'.repeat(10_000));
     await waitFor('the worker to abort ctx.signal', () => signal.aborted, 5_000);
     dumpGate.get(jobId)?.resolve();
-    expect(await handle.status()).toBe('CANCELLED');
+    // The run ends CANCELLED once its code has handled the cancel: a moment after the signal aborted.
+    await waitFor('the run to end CANCELLED', async () => (await handle.status()) === 'CANCELLED', 5_000);
     expect(calls.get('Exporter.upload', jobId)).toBe(0);
   });
 

@@ -343,7 +343,7 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
     ]);
     // Picked up within leaseDuration + pollInterval (+ margin for a busy 2-core machine) of the kill ...
     expect(pickupMs).toBeLessThanOrEqual(Math.max(LEASE_MS, ready.t - killedAt) + POLL_MS + 1_000);
-    expect(completedMs).toBeLessThan(8_000);
+    expect(completedMs).toBeLessThan(12_000); // lease + boot + three steps of which one is 3 s, on a loaded 2-core machine
     // ... but not before A's lease had expired: two claims, epochs 1 (A) and 2 (B), B's after A's last due_at.
     const rows = await audit(handle.runId);
     const runClaims = claims(rows);
