@@ -12,6 +12,7 @@ import { runParallelScenario } from './scenarios/parallel';
 import { REPLAY_CHILD_COMMAND, resumeReplayInThisProcess, runReplay } from './scenarios/replay';
 import { runRetention } from './scenarios/retention';
 import { runDashboard } from './scenarios/dashboard';
+import { runTransactional } from './scenarios/transactional';
 import { runRetry } from './scenarios/retry';
 import { runSignal } from './scenarios/signal';
 import { runStatements } from './scenarios/statements';
@@ -29,6 +30,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   child: runChild,
   retention: runRetention,
   dashboard: runDashboard,
+  transactional: runTransactional,
   tracing: runTracing,
 };
 

@@ -30,6 +30,31 @@ export class ThreeStepWorkflow implements WorkflowDefinition<{ n: number }, numb
   }
 }
 
+/** ThreeStepWorkflow with transactional steps: each body runs in a transaction that also commits its record. */
+@Workflow({ name: 'BenchThreeTxSteps' })
+export class ThreeTxStepWorkflow implements WorkflowDefinition<{ n: number }, number> {
+  async run(input: { n: number }): Promise<number> {
+    const a = await this.validate(input.n);
+    const b = await this.reserve(a);
+    return this.confirm(b);
+  }
+
+  @Step({ transactional: true })
+  async validate(n: number): Promise<number> {
+    return n + 1;
+  }
+
+  @Step({ transactional: true })
+  async reserve(n: number): Promise<number> {
+    return n * 2;
+  }
+
+  @Step({ transactional: true })
+  async confirm(n: number): Promise<number> {
+    return n - 1;
+  }
+}
+
 export interface LoopInput {
   /** How many times the step is called (keys `LoopWorkflow.add#1` … `#steps`). */
   steps: number;
@@ -228,6 +253,7 @@ export class ChildParentWorkflow implements WorkflowDefinition<{ token: string; 
 
 export const BENCH_WORKFLOWS = [
   ThreeStepWorkflow,
+  ThreeTxStepWorkflow,
   LoopWorkflow,
   LoopExponentialWorkflow,
   LoopNoRetryWorkflow,
