@@ -6,24 +6,16 @@
  * completed runs are non-deterministic, exit 1). Booted in replay mode, that app writes nothing: the
  * database is the same, row for row, after every replay.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { CliResult, expectOneLineError, ROOT, runCli } from './support/cli-process';
 import { bootKagzi, closeAllApps, rejectionOf, sql, waitForStatus } from './support/app';
 import { ReplayOrderV1, ReplayOrderV2, ReplayShop } from './fixtures/replay-workflows';
 
-const ROOT = join(__dirname, '..');
-const LAUNCHER = join(ROOT, 'bin', 'kagzi.js');
 const SAME = 'test/fixtures/replay-app-same.ts';
 const CHANGED = 'test/fixtures/replay-app-changed.ts';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface ReplayJson {
   runs: Array<{ runId: string; version: number; status: string; verdict: string; ok: boolean; detail: string | null }>;
@@ -38,28 +30,7 @@ let before: Snapshot;
 
 /** Runs the CLI with DATABASE_URL set to the test database (the fixture apps' KagziModule uses it too). */
 function kagzi(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, ...env };
-  delete childEnv.KAGZI_DATABASE_URL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LAUNCHER, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Exit `code`, nothing on stdout, and exactly one line on stderr: `kagzi: …` matching `message`. */
-function expectOneLineError(result: CliResult, code: 1 | 2, message: RegExp): void {
-  expect({ code: result.code, stdout: result.stdout }).toEqual({ code, stdout: '' });
-  expect(result.stderr).toMatch(/^kagzi: [^\n]+\n$/);
-  expect(result.stderr).toMatch(message);
+  return runCli(db.url, args, env);
 }
 
 /** Every table of the schema (row count and a digest of its rows), every run's lease epoch, and which schemas exist. */

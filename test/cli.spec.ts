@@ -6,22 +6,12 @@
  *
  * Each CLI process boots in a second or two, so independent invocations run side by side.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { RunDetails, RunSummary, WorkerInfo, WorkflowHandle, WorkflowVersionInfo } from '@kagzi/nestjs';
 import { KAGZI_MIGRATIONS } from '../migrations';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { CliResult, expectOneLineError, runCli } from './support/cli-process';
 import { bootKagzi, closeAllApps, KagziTestApp, rejectionOf, sql, waitForStatus } from './support/app';
 import { CLI_PROVIDERS, CliUnserved, effects, gateway } from './fixtures/cli-workflows';
-
-const ROOT = join(__dirname, '..');
-const LAUNCHER = join(ROOT, 'bin', 'kagzi.js');
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let db: TestDatabase;
 let app: KagziTestApp;
@@ -30,21 +20,7 @@ const runs = { completed: [] as string[], v1: '', failed: [] as string[], toSign
 
 /** Runs the CLI with DATABASE_URL set to the test database (unless `env` overrides it). */
 function kagzi(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, ...env };
-  delete childEnv.KAGZI_DATABASE_URL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LAUNCHER, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(db.url, args, env);
 }
 
 /** A command that must succeed with --json: its one JSON document. */
@@ -52,13 +28,6 @@ async function kagziJson<T>(args: string[]): Promise<T> {
   const result = await kagzi([...args, '--json']);
   expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
   return JSON.parse(result.stdout) as T;
-}
-
-/** Exit `code`, nothing on stdout, and exactly one line on stderr: `kagzi: …` matching `message`. */
-function expectOneLineError(result: CliResult, code: 1 | 2, message: RegExp): void {
-  expect({ code: result.code, stdout: result.stdout }).toEqual({ code, stdout: '' });
-  expect(result.stderr).toMatch(/^kagzi: [^\n]+\n$/);
-  expect(result.stderr).toMatch(message);
 }
 
 function ok(result: CliResult): string {

@@ -13,6 +13,7 @@ import { createTestDatabase, TestDatabase } from './support/database';
 import { bootKagzi, closeAllApps, KagziTestApp, sql, waitFor } from './support/app';
 import { FlatSpan, flatten, registerTracing, RegisteredTracing } from './fixtures/trace-sdk';
 import { TraceInboxWorkflow, TraceTickingWorkflow } from './fixtures/trace-start-workflows';
+import { runEnded, settledTrace as settledIn, spansOfTrace as spansIn } from './support/trace-waits';
 
 const callerTracer = trace.getTracer('tracing-starts-spec');
 const workflows = [TraceInboxWorkflow, TraceTickingWorkflow];
@@ -82,14 +83,8 @@ describe('with the OpenTelemetry SDK registered', () => {
   });
 
   const finished = (): FlatSpan[] => exporter.getFinishedSpans().map(flatten);
-  const spansOfTrace = (traceId: string): FlatSpan[] => finished().filter((s) => s.traceId === traceId);
-  const settledTrace = (traceId: string, done: (spans: FlatSpan[]) => boolean): Promise<FlatSpan[]> =>
-    waitFor(`the spans of trace ${traceId}`, () => {
-      const spans = spansOfTrace(traceId);
-      return done(spans) ? spans : undefined;
-    });
-  const runEnded = (runId: string) => (spans: FlatSpan[]) =>
-    spans.some((s) => s.name === 'kagzi.run' && s.attributes['kagzi.run_id'] === runId && s.attributes['kagzi.outcome'] === 'completed');
+  const spansOfTrace = (traceId: string): FlatSpan[] => spansIn(exporter, traceId);
+  const settledTrace = (traceId: string, done: (spans: FlatSpan[]) => boolean): Promise<FlatSpan[]> => settledIn(exporter, traceId, done);
   const tickSpans = (): FlatSpan[] => finished().filter((s) => s.name === 'kagzi.schedule.tick');
 
   /** Runs `call` inside a caller span (an HTTP request in real life); returns its result and the caller's span context. */

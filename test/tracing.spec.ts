@@ -7,10 +7,11 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createTestDatabase, TestDatabase } from './support/database';
-import { bootKagzi, closeAllApps, KagziTestApp, sql, waitFor } from './support/app';
-import { FlatSpan, flatten, registerTracing, RegisteredTracing } from './fixtures/trace-sdk';
+import { bootKagzi, closeAllApps, KagziTestApp, sql } from './support/app';
+import { FlatSpan, registerTracing, RegisteredTracing } from './fixtures/trace-sdk';
 import { WorkerProcess } from './fixtures/trace-processes';
 import { TraceChainWorkflow, TraceChildWorkflow, TraceEffects, TraceFanOutWorkflow, TraceOrderWorkflow, TraceWaitsWorkflow } from './fixtures/trace-workflows';
+import { runEnded, settledTrace as settledIn } from './support/trace-waits';
 
 const callerTracer = trace.getTracer('tracing-spec');
 
@@ -48,17 +49,8 @@ describe('with the OpenTelemetry SDK registered', () => {
     await tracing?.shutdown();
   });
 
-  const spansOfTrace = (traceId: string): FlatSpan[] => exporter.getFinishedSpans().map(flatten).filter((s) => s.traceId === traceId);
-
   /** The spans of the trace once `done` holds for them (span ends trail the run's end by a moment). */
-  const settledTrace = (traceId: string, done: (spans: FlatSpan[]) => boolean): Promise<FlatSpan[]> =>
-    waitFor(`the spans of trace ${traceId}`, () => {
-      const spans = spansOfTrace(traceId);
-      return done(spans) ? spans : undefined;
-    });
-
-  const runEnded = (runId: string) => (spans: FlatSpan[]) =>
-    spans.some((s) => s.name === 'kagzi.run' && s.attributes['kagzi.run_id'] === runId && s.attributes['kagzi.outcome'] === 'completed');
+  const settledTrace = (traceId: string, done: (spans: FlatSpan[]) => boolean): Promise<FlatSpan[]> => settledIn(exporter, traceId, done);
 
   /** Starts a run inside a caller span (an HTTP request in real life) and returns its handle and the caller's span. */
   async function startAsCaller<I, O>(workflow: Parameters<typeof kagzi.client.start<I, O>>[0], input: I) {
