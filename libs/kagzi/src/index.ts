@@ -4,6 +4,7 @@ export type { KagziModuleAsyncOptions } from './kagzi.module-definition';
 export { Workflow, type WorkflowOptions } from './decorators/workflow.decorator';
 export { Step, type StepOptions } from './decorators/step.decorator';
 export { WorkflowClient, type RunCountFilter } from './client/workflow.client';
+export type { StartManyItem, StartManyOptions } from './client/batch-starter';
 export type { WorkflowHandle } from './client/workflow.handle';
 export type {
   WorkflowContext, WorkflowDefinition, WorkflowRef, ChildOptions, Settled, Branch, ParallelOutput, ParallelSettled, RaceResult, RaceOptions,
