@@ -19,8 +19,11 @@ export interface ActionContext<O extends OptionValues> {
   args: string[];
   options: O;
   target: CliTarget;
-  /** Opens the Kagzi session (once); validate arguments before calling it, so bad input costs no connection. */
-  session(options?: { migrate?: boolean }): Promise<KagziSession>;
+  /**
+   * Opens the Kagzi session (once); validate arguments before calling it, so bad input costs no connection.
+   * `replica`: the command only displays, so its client reads from the read replica if one is configured.
+   */
+  session(options?: { migrate?: boolean; replica?: boolean }): Promise<KagziSession>;
 }
 
 /**
@@ -41,7 +44,8 @@ export function kagziAction<O extends OptionValues = OptionValues>(handler: (con
         options: command.opts<O>(),
         target,
         // Loaded on first use: --help and usage errors never load Nest, TypeORM and pg.
-        session: (options) => (opened ??= import('./kagzi-session').then((m) => m.openSession(target, { migrate: options?.migrate ?? false }))),
+        session: (options) =>
+          (opened ??= import('./kagzi-session').then((m) => m.openSession(target, { migrate: options?.migrate ?? false, replica: options?.replica ?? false }))),
       });
     } catch (err: unknown) {
       const failure = describeFailure(err, target);

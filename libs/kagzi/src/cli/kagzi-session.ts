@@ -19,9 +19,11 @@ export interface KagziSession {
  * them on purpose, never as a side effect of `runs list`). An unreachable database fails at once
  * (no boot retries), and Nest logs nothing: the CLI reports failures itself, in one line.
  */
-export async function openSession(target: CliTarget, options: { migrate: boolean }): Promise<KagziSession> {
+export async function openSession(target: CliTarget, options: { migrate: boolean; replica: boolean }): Promise<KagziSession> {
+  const readUrl = options.replica ? target.readUrl : undefined;
   const module = KagziModule.forRoot({
-    database: { url: target.url },
+    // A command that decides (cancel, retry, signal, start, migrate) never opens the replica.
+    database: { url: target.url, ...(readUrl ? { readUrl } : {}), ...(target.listenUrl ? { listenUrl: target.listenUrl } : {}) },
     schema: target.schema,
     worker: false,
     migrationsRun: options.migrate,

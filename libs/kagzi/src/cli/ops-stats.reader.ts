@@ -25,12 +25,12 @@ interface OpsStatsRow {
   measured_at: Date;
 }
 
-/** Reads the operational figures of `kagzi stats` (the row becomes camelCase here, once). */
+/** Reads the operational figures of `kagzi stats` (the row becomes camelCase here, once), on the read replica if one is configured. */
 export class OpsStatsReader {
   constructor(private readonly db: KagziDatabase) {}
 
   async read(): Promise<OpsStats> {
-    const [row] = await this.db.run<OpsStatsRow>(opsStats.with());
+    const [row] = await this.db.reads.run<OpsStatsRow>(opsStats.with());
     const runsByStatus = Object.fromEntries(RUN_STATUSES.map((status) => [status, row.by_status[status] ?? 0])) as Record<RunStatus, number>;
     const stats: OpsStats = {
       runsByStatus,

@@ -16,6 +16,7 @@ export function buildProgram(): Command {
   const program = new Command('kagzi')
     .description(`Operate Kagzi workflows from the database alone (kagzi ${readPackageVersion(__dirname)})`)
     .option('--database-url <url>', 'PostgreSQL URL (default: $KAGZI_DATABASE_URL, else $DATABASE_URL)')
+    .option('--read-database-url <url>', 'a read replica for the commands that only show (default: $KAGZI_READ_DATABASE_URL)')
     .option('--schema <name>', "the schema Kagzi's tables live in", 'kagzi')
     .option('--json', 'print one JSON document instead of tables')
     .exitOverride()

@@ -1,25 +1,50 @@
 import { describeIssues } from '../common/resolve-options';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
-import { Page, RunDetails, RunFilter, RunStatus, RunSummary } from '../interfaces/run.interface';
+import { Page, RunDetails, RunFilter, RunStatus, RunSummary, ScheduleInfo, WorkerInfo, WorkflowVersionInfo } from '../interfaces/run.interface';
 import { ConnectionRetry } from '../persistence/connection-retry';
+import { KagziDatabase } from '../persistence/kagzi-database';
 import { RunStore } from '../persistence/run.store';
-import { decodeCursor, encodeCursor, toRunDetails, toRunSummary } from '../persistence/run.mapper';
+import { ScheduleStore } from '../persistence/schedule.store';
+import { VersionStore } from '../persistence/version.store';
+import { WorkerStore } from '../persistence/worker.store';
+import { decodeCursor, encodeCursor, toRunDetails, toRunSummary, toVersionInfo, toWorkerInfo } from '../persistence/run.mapper';
 import { toRunHistory } from '../persistence/run-history.mapper';
 import { RunNotFoundError } from '../errors/run-not-found.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { RunHistory } from '../interfaces/run-history.interface';
-import { assertRunId, listSchema } from './client-input';
+import { assertName, assertRunId, listSchema } from './client-input';
+import { unknownWorkflow } from './version-errors';
 
 /** The filter of `countRuns` (and its alias `countWorkflows`): every field narrows the count. */
 export type RunCountFilter = Pick<RunFilter, 'name' | 'version' | 'status'>;
 
-/** Reading runs: one run's details or history, listing and counting (the client's read methods). */
+/**
+ * The client's reads that only display: one run's details or history, listing and counting runs, the
+ * workers, versions and schedules. They go to `db.reads`: the read replica with `database.readUrl`
+ * (possibly behind the primary by the replication lag), else the primary. A run or workflow the replica
+ * does not know yet is looked up on the primary before it is reported missing, so `getRun` right after
+ * `start` finds the run. Nothing here decides anything: `handle.result()`, `status()`, `findRun`, the
+ * default version and every write read the primary (see docs/scaling.md#read-replicas).
+ */
 export class RunQueries {
+  private readonly runs: RunStore;
+  private readonly workers: WorkerStore;
+  private readonly versions: VersionStore;
+  private readonly schedules: ScheduleStore;
+  /** The primary's stores, for "not found" answers the replica may give only because it lags; undefined without a replica. */
+  private readonly primary?: { runs: RunStore; versions: VersionStore };
+
   constructor(
-    private readonly runs: RunStore,
+    db: KagziDatabase,
     private readonly connection: ConnectionRetry,
     private readonly serializer: PayloadSerializer,
-  ) {}
+  ) {
+    this.runs = new RunStore(db.reads);
+    this.workers = new WorkerStore(db.reads);
+    this.versions = new VersionStore(db.reads);
+    this.schedules = new ScheduleStore(db.reads);
+    if (db.reads !== db) this.primary = { runs: new RunStore(db), versions: new VersionStore(db) };
+  }
 
   /** The run, its steps and their attempts, for inspection (`getRun`). */
   async details(runId: string): Promise<RunDetails> {
@@ -33,7 +58,8 @@ export class RunQueries {
 
   private async find(runId: string, method: string): Promise<NonNullable<Awaited<ReturnType<RunStore['getRun']>>>> {
     assertRunId(runId);
-    const found = await this.connection.run(`${method}(${runId})`, () => this.runs.getRun(runId));
+    const primary = this.primary;
+    const found = await this.connection.run(`${method}(${runId})`, async () => (await this.runs.getRun(runId)) ?? primary?.runs.getRun(runId));
     if (!found) throw new RunNotFoundError(`No workflow run has id ${runId}`);
     return found;
   }
@@ -65,5 +91,27 @@ export class RunQueries {
       version: filter.version,
       statuses: filter.status === undefined ? undefined : ([] as RunStatus[]).concat(filter.status),
     }));
+  }
+
+  /** Every registered version of `name`, oldest first, with its default/deprecated/served state and runs in flight. */
+  async listVersions(name: string): Promise<WorkflowVersionInfo[]> {
+    assertName(name);
+    const primary = this.primary;
+    const rows = await this.connection.run(`listVersions('${name}')`, async () => {
+      const found = await this.versions.listVersions(name);
+      return found.length > 0 || !primary ? found : primary.versions.listVersions(name);
+    });
+    if (rows.length === 0) throw unknownWorkflow(name);
+    return rows.map(toVersionInfo);
+  }
+
+  /** Every known worker (pruned after `worker.retention`), newest first. */
+  async listWorkers(): Promise<WorkerInfo[]> {
+    return (await this.connection.run('listWorkers()', () => this.workers.listWorkers())).map(toWorkerInfo);
+  }
+
+  /** The cron schedules of the workflows, with their next and last runs. */
+  listSchedules(): Promise<ScheduleInfo[]> {
+    return this.connection.run('listSchedules()', () => this.schedules.list());
   }
 }

@@ -1,13 +1,11 @@
 import { DefaultVersionError } from '../errors/default-version.error';
 import { WorkflowVersionDeprecatedError } from '../errors/workflow-version-deprecated.error';
-import { WorkflowVersionInfo } from '../interfaces/run.interface';
 import { ConnectionRetry } from '../persistence/connection-retry';
-import { toVersionInfo } from '../persistence/run.mapper';
 import { VersionStore } from '../persistence/version.store';
 import { assertName, assertVersion } from './client-input';
 import { unknownVersion, unknownWorkflow } from './version-errors';
 
-/** The client's version calls: the database-held default, deprecation and the version list, with typed refusals. */
+/** The client's version calls: the database-held default and deprecation, with typed refusals (the version list is a read: RunQueries). */
 export class VersionAdmin {
   constructor(
     private readonly versions: VersionStore,
@@ -48,13 +46,5 @@ export class VersionAdmin {
         `Workflow "${name}" version ${version} is the current default; call setDefaultVersion('${name}', <another version>) before deprecating it`,
       );
     }
-  }
-
-  /** Every registered version of `name`, oldest first, with its default/deprecated/served state and runs in flight. */
-  async list(name: string): Promise<WorkflowVersionInfo[]> {
-    assertName(name);
-    const rows = await this.retry.run(`listVersions('${name}')`, () => this.versions.listVersions(name));
-    if (rows.length === 0) throw unknownWorkflow(name);
-    return rows.map(toVersionInfo);
   }
 }

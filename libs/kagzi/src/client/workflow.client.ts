@@ -15,7 +15,6 @@ import { RunStore } from '../persistence/run.store';
 import { SignalStore } from '../persistence/signal.store';
 import { VersionStore } from '../persistence/version.store';
 import { WorkerStore } from '../persistence/worker.store';
-import { toWorkerInfo } from '../persistence/run.mapper';
 import type { RunHistory } from '../interfaces/run-history.interface';
 import { assertIdempotencyKey, assertName, assertRunId } from './client-input';
 import { BatchStarter, StartManyItem, StartManyOptions } from './batch-starter';
@@ -63,7 +62,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
   ) {
     this.connection = new ConnectionRetry(options.reconnectTimeoutMs);
     this.control = new RunControl(runs, this.connection);
-    this.queries = new RunQueries(runs, this.connection, serializer);
+    this.queries = new RunQueries(db, this.connection, serializer);
     this.starter = new RunStarter(runs, db, serializer, this.connection);
     this.batch = new BatchStarter(db, serializer, this.connection, (workflow) => this.workflowName(workflow));
     this.delivery = new SignalDelivery(signals, serializer, this.connection);
@@ -145,12 +144,12 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** Every registered version of `name`, oldest first, with its default/deprecated/served state and runs in flight. */
   listVersions(name: string): Promise<WorkflowVersionInfo[]> {
-    return this.versionAdmin.list(name);
+    return this.queries.listVersions(name);
   }
 
   /** Every known worker (pruned after `worker.retention`), newest first. */
-  async listWorkers(): Promise<WorkerInfo[]> {
-    return (await this.connection.run('listWorkers()', () => this.workers.listWorkers())).map(toWorkerInfo);
+  listWorkers(): Promise<WorkerInfo[]> {
+    return this.queries.listWorkers();
   }
 
   /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere; `kagzi replay`'s boot records nothing. */
@@ -222,7 +221,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
 
   /** The cron schedules of the workflows (`@Workflow({ schedule })`), with their next and last runs. */
   listSchedules(): Promise<ScheduleInfo[]> {
-    return this.connection.run('listSchedules()', () => this.schedules.list());
+    return this.queries.listSchedules();
   }
 
   /** @internal The registered name a WorkflowRef stands for (child workflows resolve theirs through it too). */

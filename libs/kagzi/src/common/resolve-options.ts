@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { assertDatabaseCombination, databaseOptionsSchema, resolveDatabase, ResolvedDatabase } from './resolve-database';
 import { DurationBounds, durationOption, toMilliseconds } from './duration';
 import { survivesFailedHeartbeat } from './lease-timing';
 import { inReplayMode } from './replay-mode';
@@ -10,7 +10,7 @@ import { ClassifyErrorHook } from '../errors/error-classifier';
 import { RetryPolicy } from '../execution/retry-policy';
 import { KagziModuleOptions } from '../interfaces/kagzi-options.interface';
 
-export type ResolvedDatabase = { kind: 'url'; url: string } | { kind: 'embedded'; dataDir: string; port?: number } | { kind: 'dataSource'; dataSource: DataSource };
+export type { ResolvedDatabase } from './resolve-database';
 
 export interface ResolvedWorkerOptions {
   name: string;
@@ -74,20 +74,7 @@ const workerSchema = z
 
 const schema = z
   .object({
-    database: z
-      .union([
-        z.object({ url: z.string().min(1) }).strict(),
-        z.object({ dataSource: z.custom<DataSource>(isPostgresDataSource, "must be a TypeORM DataSource with type 'postgres' (the pg driver)") }).strict(),
-        z
-          .object({
-            embedded: z.union([
-              z.literal(true),
-              z.object({ dataDir: z.string().min(1).optional(), port: z.number().int().min(1).max(65535).optional() }).strict(),
-            ]),
-          })
-          .strict(),
-      ])
-      .optional(),
+    database: databaseOptionsSchema.optional(),
     schema: z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier of at most 63 characters')
@@ -131,6 +118,7 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[
 }
 
 export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedKagziOptions {
+  assertDatabaseCombination(options.database);
   const parsed = schema.safeParse(options);
   if (!parsed.success) {
     throw new InvalidOptionsError(`Invalid KagziModule options: ${describeIssues(parsed.error, 'options')}`);
@@ -178,23 +166,4 @@ export function resolveKagziOptions(options: KagziModuleOptions = {}, env: NodeJ
     preparedStatements: options.preparedStatements ?? true,
     ...(replay ? { replay: true as const } : {}),
   };
-}
-
-function resolveDatabase(options: KagziModuleOptions, env: NodeJS.ProcessEnv): ResolvedDatabase {
-  const db = options.database;
-  if (db && 'url' in db) return { kind: 'url', url: db.url };
-  if (db && 'dataSource' in db) return { kind: 'dataSource', dataSource: db.dataSource };
-  if (db && 'embedded' in db) {
-    const e = db.embedded === true ? {} : db.embedded;
-    return { kind: 'embedded', dataDir: e.dataDir ?? '.kagzi', port: e.port };
-  }
-  const fromEnv = env.KAGZI_DATABASE_URL || env.DATABASE_URL;
-  if (fromEnv) return { kind: 'url', url: fromEnv };
-  return { kind: 'embedded', dataDir: '.kagzi' };
-}
-
-/** A TypeORM DataSource on PostgreSQL through pg (what `database: { dataSource }` accepts). */
-function isPostgresDataSource(value: unknown): value is DataSource {
-  const options = (value as { options?: { type?: unknown } } | null)?.options;
-  return typeof value === 'object' && value !== null && typeof (value as { query?: unknown }).query === 'function' && options?.type === 'postgres';
 }

@@ -25,14 +25,17 @@ interface StatsRow {
   measured_at: Date;
 }
 
-/** The reads the dashboard needs beyond the client's: each one statement. */
+/**
+ * The reads the dashboard needs beyond the client's: each one statement, on `db.reads` (the read replica
+ * with `database.readUrl`, like the client's lists): they only display.
+ */
 @Injectable()
 export class DashboardStore {
   constructor(private readonly db: KagziDatabase) {}
 
   /** Every workflow with its versions (default, deprecated, served, runs in flight), by name. */
   async workflows(): Promise<Array<{ name: string; versions: WorkflowVersionInfo[] }>> {
-    const rows = await this.db.run<VersionRow>(listVersions.with({ name: null }));
+    const rows = await this.db.reads.run<VersionRow>(listVersions.with({ name: null }));
     const byName = new Map<string, WorkflowVersionInfo[]>();
     for (const row of rows) {
       const versions = byName.get(row.workflow_name) ?? [];
@@ -44,12 +47,12 @@ export class DashboardStore {
 
   /** The run with id `q`, or the runs whose idempotency key is `q`, narrowed by the other filters. */
   async search(q: string, filter: { name?: string; statuses?: RunStatus[]; limit: number }): Promise<RunSummary[]> {
-    const rows = await this.db.run<RunRow>(searchRuns.with({ runId: isUuid(q) ? q.toLowerCase() : null, key: q, ...filter }));
+    const rows = await this.db.reads.run<RunRow>(searchRuns.with({ runId: isUuid(q) ? q.toLowerCase() : null, key: q, ...filter }));
     return rows.map(toRunSummary);
   }
 
   async stats(): Promise<DashboardStats> {
-    const [row] = await this.db.run<StatsRow>(opsStats.with());
+    const [row] = await this.db.reads.run<StatsRow>(opsStats.with());
     return {
       byStatus: row.by_status,
       backlog: row.backlog,

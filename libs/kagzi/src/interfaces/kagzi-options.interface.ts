@@ -7,7 +7,35 @@ import { RetryPolicy } from '../execution/retry-policy';
  * Where Kagzi's tables are: a URL, an embedded PostgreSQL (development), or the app's own TypeORM
  * DataSource (postgres driver, initialized): Kagzi then runs its statements on that DataSource's pool.
  */
-export type DatabaseOptions = { url: string } | { embedded: true | { dataDir?: string; port?: number } } | { dataSource: DataSource };
+export type DatabaseOptions =
+  | DatabaseUrlOptions
+  | { embedded: true | { dataDir?: string; port?: number } }
+  | {
+      dataSource: DataSource;
+      /** A direct connection (no transaction-mode pooler) for the LISTEN connection and migrations. Default: the DataSource's settings. */
+      listenUrl?: string;
+    };
+
+/** `database: { url, readUrl?, listenUrl? }`: Kagzi's own pools on a PostgreSQL URL. */
+export interface DatabaseUrlOptions {
+  /** The primary. Every statement that decides something (claims, commits, starts, signals, cancels, `result()`) runs here. */
+  url: string;
+  /**
+   * A streaming replica of `url` for reads that only display: `listRuns`, `countRuns`, `getRun`,
+   * `exportRun`, `listWorkers`, `listVersions`, `listSchedules`, the dashboard's and the CLI's lists.
+   * They may lag behind the primary by the replication lag; nothing that decides reads it. A second
+   * pool of at most 10 connections, closed with the app. Only with `url` (refused with `embedded` or
+   * `dataSource`). Default: none, every read goes to `url` (or `KAGZI_READ_DATABASE_URL` when the URL
+   * itself comes from the environment).
+   */
+  readUrl?: string;
+  /**
+   * A direct connection to the primary, not through a pooler in transaction mode: the LISTEN connection
+   * and migrations need a session of their own. Set it when `url` goes through PgBouncer. Default: `url`
+   * (or `KAGZI_LISTEN_DATABASE_URL` when the URL itself comes from the environment).
+   */
+  listenUrl?: string;
+}
 
 export interface WorkerOptions {
   /** Unique among live workers. Default `${hostname}-${pid}-${short random}`. */
@@ -29,7 +57,10 @@ export interface WorkerOptions {
 }
 
 export interface KagziModuleOptions {
-  /** Default: KAGZI_DATABASE_URL / DATABASE_URL if set, else an embedded PostgreSQL under `.kagzi/`. */
+  /**
+   * Default: KAGZI_DATABASE_URL / DATABASE_URL if set (with KAGZI_READ_DATABASE_URL and
+   * KAGZI_LISTEN_DATABASE_URL as `readUrl` and `listenUrl`), else an embedded PostgreSQL under `.kagzi/`.
+   */
   database?: DatabaseOptions;
   /** Default 'kagzi'; every table lives in this schema (lower-case identifier, at most 63 characters, not `pg_…`). */
   schema?: string;

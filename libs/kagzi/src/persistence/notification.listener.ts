@@ -21,7 +21,8 @@ export interface FinishedNotice {
  * and tells a worker its run ended elsewhere; `cancel` (payload: run id) tells a worker to deliver a
  * cancel to a run it holds; `event` (payload: run id and key) wakes `getEvent` waiters.
  * Notifications are a latency optimisation only: every waiter also polls, so a dropped connection
- * delays work but never loses it.
+ * delays work but never loses it. The connection is the database's direct session (`database.listenUrl`,
+ * else the pool's settings): a LISTEN through a pooler in transaction mode would hear nothing.
  */
 export class NotificationListener {
   private readonly logger = new Logger('Kagzi');
@@ -79,7 +80,7 @@ export class NotificationListener {
     const finishedChannel = notificationChannel(this.db.schema, 'finished');
     const eventChannel = notificationChannel(this.db.schema, 'event');
     const cancelChannel = notificationChannel(this.db.schema, 'cancel');
-    const client = new Client(this.db.connection);
+    const client = new Client(this.db.session);
     client.on('notification', (msg) => {
       const payload = msg.payload ?? '';
       if (msg.channel === wakeup) {

@@ -68,7 +68,7 @@ export function addReplayCommand(program: Command): void {
           if (selection.version !== undefined && !versions.includes(selection.version)) {
             throw new CliError(`the app's ${app.label} does not register ${selection.workflow} v${selection.version} (it registers v${versions.join(', v')})`);
           }
-          const verdicts = await replayStoredRuns((await session()).database, app, selection);
+          const verdicts = await replayStoredRuns((await session({ replica: true })).database.reads, app, selection);
           return replayOutput(selection.workflow, verdicts);
         } finally {
           await app.close().catch(() => undefined);

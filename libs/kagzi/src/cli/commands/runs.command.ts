@@ -25,7 +25,7 @@ export function addRunsCommands(program: Command): void {
       kagziAction<{ workflow?: string; status?: string; limit: string; cursor?: string }>(async ({ options, session }) => {
         const status = options.status === undefined ? undefined : parseStatuses('--status', options.status);
         const limit = parseInteger('--limit', options.limit, { min: 1, max: 1000 });
-        const { client } = await session();
+        const { client } = await session({ replica: true });
         const page = await client.listRuns({ name: options.workflow, status, limit, cursor: options.cursor });
         return { data: page, text: renderRunList(page, new Date()) };
       }),
@@ -38,7 +38,7 @@ export function addRunsCommands(program: Command): void {
     .action(
       kagziAction(async ({ args: [runId], session }) => {
         assertRunId(runId);
-        const run = await (await session()).client.getRun(runId);
+        const run = await (await session({ replica: true })).client.getRun(runId);
         return { data: run, text: renderRunDetails(run, new Date()) };
       }),
     );

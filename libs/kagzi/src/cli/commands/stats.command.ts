@@ -11,7 +11,7 @@ export function addStatsCommand(program: Command): void {
     .description('runs by status, the backlog (due, unclaimed) and how long its oldest run has waited')
     .action(
       kagziAction(async ({ session }) => {
-        const stats = await new OpsStatsReader((await session()).database).read();
+        const stats = await new OpsStatsReader((await session({ replica: true })).database).read();
         return { data: stats, text: renderStats(stats) };
       }),
     );

@@ -16,7 +16,7 @@ export function addVersionsCommands(program: Command): void {
     .argument('<workflow>', 'the workflow name')
     .action(
       kagziAction(async ({ args: [workflow], session }) => {
-        const list = await (await session()).client.listVersions(workflow);
+        const list = await (await session({ replica: true })).client.listVersions(workflow);
         return { data: list, text: renderVersions(list, new Date()) };
       }),
     );

@@ -12,7 +12,7 @@ export function addWorkersCommands(program: Command): void {
     .description('every known worker, newest first: status, heartbeat age, active runs, served versions')
     .action(
       kagziAction(async ({ session }) => {
-        const workers = await (await session()).client.listWorkers();
+        const workers = await (await session({ replica: true })).client.listWorkers();
         return { data: workers, text: renderWorkers(workers, new Date()) };
       }),
     );
@@ -24,7 +24,7 @@ export function addWorkersCommands(program: Command): void {
     .description('every schedule with its next and last run and the ticks it skipped')
     .action(
       kagziAction(async ({ session }) => {
-        const schedules = await (await session()).client.listSchedules();
+        const schedules = await (await session({ replica: true })).client.listSchedules();
         return { data: schedules, text: renderSchedules(schedules, new Date()) };
       }),
     );
