@@ -124,10 +124,16 @@ test('idempotency keys: a key used before returns that run; a key repeated in th
   expect(effects.count('record', '1004')).toBe(0);
   expect(effects.count('record', '1001')).toBe(0);
 
+  // Keys and inputs travel as JSON: quotes, backslashes and any Unicode arrive as given.
+  const odd = 'key "quoted" \\ back\\slash ü 😀 \n';
+  const [oddRun] = await kagzi.client.startMany([{ workflow: 'BatchLabel', input: odd, options: { idempotencyKey: odd } }]);
+  expect((await kagzi.client.findRun('BatchLabel', odd))?.runId).toBe(oddRun.runId);
+  await expect(oddRun.result({ timeout: '10s' })).resolves.toBe(`v2:${odd}`);
+
   // The same batch again: every handle names the run it named the first time; nothing new.
   const again = await kagzi.client.startMany([echo(1, { idempotencyKey: 'order-1002' }), echo(2, { idempotencyKey: 'order-1000' })]);
   expect(again.map((h) => h.runId)).toEqual([ids[1], earlier.runId]);
-  expect(await count()).toBe(before + 3);
+  expect(await count()).toBe(before + 4);
 });
 
 describe('a bad item fails the whole call with a typed error naming its index; nothing is inserted', () => {
