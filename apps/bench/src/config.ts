@@ -2,7 +2,7 @@
  * Command line and environment of `npm run bench`. Positional arguments pick scenarios (default: all);
  * every size is a `--flag=value` (or `--flag value`) with an environment fallback `BENCH_FLAG_NAME`.
  */
-export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal', 'child', 'retention', 'tracing', 'dashboard', 'transactional'] as const;
+export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal', 'child', 'retention', 'tracing', 'dashboard', 'transactional', 'start-many'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchConfig {

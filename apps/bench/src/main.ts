@@ -15,6 +15,7 @@ import { runDashboard } from './scenarios/dashboard';
 import { runTransactional } from './scenarios/transactional';
 import { runRetry } from './scenarios/retry';
 import { runSignal } from './scenarios/signal';
+import { runStartMany } from './scenarios/start-many';
 import { runStatements } from './scenarios/statements';
 import { runThroughput } from './scenarios/throughput';
 import { runTracing } from './scenarios/tracing';
@@ -31,6 +32,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   retention: runRetention,
   dashboard: runDashboard,
   transactional: runTransactional,
+  'start-many': runStartMany,
   tracing: runTracing,
 };
 
