@@ -12,6 +12,7 @@ import { KagziRetries1764100000011 } from './1764100000011-kagzi-retries';
 import { KagziSchedules1764100000012 } from './1764100000012-kagzi-schedules';
 import { KagziEndedRuns1764100000013 } from './1764100000013-kagzi-ended-runs';
 import { KagziTraceContext1764100000014 } from './1764100000014-kagzi-trace-context';
+import { KagziClaimPriority1764100000015 } from './1764100000015-kagzi-claim-priority';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -29,4 +30,5 @@ export const KAGZI_MIGRATIONS = [
   KagziSchedules1764100000012,
   KagziEndedRuns1764100000013,
   KagziTraceContext1764100000014,
+  KagziClaimPriority1764100000015,
 ];

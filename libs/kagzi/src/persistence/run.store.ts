@@ -1,5 +1,6 @@
 import { SerializedStepError } from '../errors/step.error';
 import { RunStatus } from '../interfaces/run.interface';
+import { ClaimShare } from './claim-share';
 import { KagziDatabase, StatementRunner } from './kagzi-database';
 import { ClaimedRunRow, InsertRunResult, RetryRow, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 import { cancelRun } from './sql/cancel-run.sql';
@@ -36,6 +37,9 @@ const CANCEL_ROUNDS = 10;
 
 /** Runs and what they record: start, claim, steps and attempts, sleeps, outcomes, cancellation, listing. */
 export class RunStore {
+  /** Which slots of this process's claims go first to runs never claimed (see claim-share.ts). */
+  private readonly claimShare = new ClaimShare();
+
   constructor(private readonly db: KagziDatabase) {}
 
   /** Inserts a run pinned to `version` (or the default); the flags say why nothing was inserted. */
@@ -67,9 +71,12 @@ export class RunStore {
     return rows[0]?.id;
   }
 
+  /** Resumed runs first, new runs in the reserved share (see claim-runs.sql.ts). */
   async claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number): Promise<ClaimedRun[]> {
-    const rows = await this.db.run<ClaimedRunRow>(claimRuns.with({ owner, ...served, limit, leaseMs }));
+    const newFirst = this.claimShare.reserved(limit);
+    const rows = await this.db.run<ClaimedRunRow>(claimRuns.with({ owner, ...served, limit, leaseMs, newFirst }));
     const claimedAt = performance.now();
+    this.claimShare.record(rows.length, newFirst, rows.filter((r) => r.lease_epoch === 1).length);
     return rows.map((r) => ({
       lease: { runId: r.id, owner, epoch: r.lease_epoch }, workflowName: r.workflow_name, version: r.workflow_version, input: r.input,
       cancel: r.cancel_requested_at === null ? undefined : { cutAt: r.cancel_cut_at ?? undefined, reason: r.cancel_reason ?? undefined },
