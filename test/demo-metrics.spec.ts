@@ -1,8 +1,11 @@
 /**
  * The demo's HTTP app (apps/demo, `npm start`) serves Kagzi's metrics in Prometheus text on GET /metrics
  * and its health on GET /health (SPEC §5.3). Boots the real AppModule the way main.ts does (the
- * OpenTelemetry MeterProvider with the Prometheus exporter registered first, telemetry.ts), on a port of
- * its own and a fresh database, sends an order over HTTP, and reads what a Prometheus server would scrape.
+ * OpenTelemetry MeterProvider with the Prometheus exporter registered first, telemetry.ts; TypeOrmModule
+ * with the app's tables, and Kagzi on that DataSource through forRootAsync), on a port of its own and a
+ * fresh database, sends an order over HTTP, and reads what a Prometheus server would scrape. Then the
+ * order API's transactions (SPEC §5.7): the order row and its run commit together, and stock is
+ * reserved by a transactional step, counted in the app's own tables.
  */
 // First, as in main.ts: registers the global MeterProvider before Nest and Kagzi load.
 import { meterProvider, prometheusExporter } from '../apps/demo/src/telemetry';
@@ -10,12 +13,13 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { metrics } from '@opentelemetry/api';
 import { AddressInfo } from 'node:net';
+import { Client } from 'pg';
 import { AppModule } from '../apps/demo/src/app.module';
 import { PAYMENT_CONFIRMED } from '../apps/demo/src/orders/order-v3.workflow';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { waitFor } from './support/app';
 
-const ENV = ['KAGZI_DATABASE_URL', 'DATABASE_URL', 'DEMO_PAYMENT_FAILURE_RATE'] as const;
+const ENV = ['DEMO_PAYMENT_FAILURE_RATE'] as const;
 const savedEnv = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
 
 let db: TestDatabase;
@@ -24,12 +28,9 @@ let baseUrl: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('demo_metrics');
-  // AppModule calls KagziModule.forRoot() without options: the database comes from the environment,
-  // read when the module is compiled. No simulated payment outages, so every count below is exact.
-  process.env.KAGZI_DATABASE_URL = db.url;
-  delete process.env.DATABASE_URL;
+  // No simulated payment outages, so every count below is exact.
   process.env.DEMO_PAYMENT_FAILURE_RATE = '0';
-  app = await NestFactory.create(AppModule.http(prometheusExporter), { logger: ['error'] });
+  app = await NestFactory.create(AppModule.forRoot({ databaseUrl: db.url, metrics: prometheusExporter }), { logger: ['error'] });
   await app.listen(0, '127.0.0.1');
   baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
 });
@@ -183,4 +184,88 @@ test('GET /metrics serves Prometheus text with the runs, steps, durations and ga
   expect(m.find('kagzi_runs_backlog', { kagzi_workflow: ORDER.workflow }).map((s) => s.labels.kagzi_version).sort()).toEqual(['1', '2', '3']);
   expect(m.text).toContain('# TYPE kagzi_worker_active_runs gauge');
   expect(m.value('kagzi_worker_active_runs')).toBe(0);
+});
+
+/** One statement on the test database (a client of its own: the app's pool is what is under test). */
+async function query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+async function postOrder(body: unknown, idempotencyKey?: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+  const res = await fetch(`${baseUrl}/orders`, { method: 'POST', headers, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const counts = async (): Promise<{ orders: number; runs: number }> => {
+  const [row] = await query<{ orders: number; runs: number }>(
+    `select (select count(*)::int from demo.orders) as orders,
+            (select count(*)::int from kagzi.workflow_runs where workflow_name = 'order-fulfilment') as runs`,
+  );
+  return row;
+};
+
+const available = async (sku: string): Promise<number> => (await query<{ available: number }>('select available from demo.stock where sku = $1', [sku]))[0].available;
+
+test('POST /orders commits the order row and its run together; a repeated Idempotency-Key returns both, even when the requests race', async () => {
+  const before = await counts();
+  const basket = { customerId: 'cus_tx', items: [{ sku: 'MUG-01', qty: 1, price: 12.5 }] };
+  const first = await postOrder(basket, 'order-tx-1');
+  expect(first.status).toBe(202);
+  expect(first.body).toEqual({ orderId: expect.stringMatching(/^ord_/), runId: expect.any(String) });
+  const [row] = await query<{ id: string; run_id: string }>('select id, run_id from demo.orders where idempotency_key = $1', ['order-tx-1']);
+  expect(row).toEqual({ id: first.body.orderId, run_id: first.body.runId });
+  expect((await postOrder(basket, 'order-tx-1')).body).toEqual(first.body);
+
+  // Five requests with one new key at once: one order, one run, the same answer for all five.
+  const raced = await Promise.all(Array.from({ length: 5 }, () => postOrder(basket, 'order-tx-race')));
+  expect(raced.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
+  expect(new Set(raced.map((r) => JSON.stringify(r.body))).size).toBe(1);
+  expect(await counts()).toEqual({ orders: before.orders + 2, runs: before.runs + 2 });
+});
+
+test('an order whose insert fails leaves no run behind (the run was started in the same transaction)', async () => {
+  // The app's table refuses this customer: the INSERT fails after start() has inserted the run.
+  await query(`create function demo.refuse_order() returns trigger language plpgsql as $$ begin raise exception 'orders from % are refused', new.customer_id; end $$`);
+  await query(`create trigger refuse_order before insert on demo.orders for each row when (new.customer_id = 'cus_refused') execute function demo.refuse_order()`);
+  try {
+    const before = await counts();
+    app?.useLogger(false); // the refused INSERT is logged as a 500 otherwise
+    const refused = await postOrder({ customerId: 'cus_refused', items: [{ sku: 'MUG-01', qty: 1, price: 12.5 }] }, 'order-refused');
+    app?.useLogger(['error']);
+    expect(refused.status).toBe(500);
+    expect(await counts()).toEqual(before);
+    // Bad input is refused before anything is written: a NUL in a field, an Idempotency-Key over Kagzi's 512 characters.
+    expect((await postOrder({ customerId: 'cus_\u0000', items: [{ sku: 'MUG-01', qty: 1, price: 1 }] })).status).toBe(400);
+    const longKey = await postOrder({ customerId: 'cus_long', items: [{ sku: 'MUG-01', qty: 1, price: 1 }] }, 'k'.repeat(600));
+    expect(longKey).toMatchObject({ status: 400, body: { message: expect.stringContaining('idempotencyKey') } });
+    expect(await counts()).toEqual(before);
+  } finally {
+    await query('drop trigger refuse_order on demo.orders');
+    await query('drop function demo.refuse_order()');
+  }
+});
+
+test('the transactional step takes the stock once and the compensation gives it back once (an unpaid order)', async () => {
+  const sku = 'CAP-02';
+  const start = await available(sku);
+  const placed = await postOrder({ customerId: 'cus_unpaid', items: [{ sku, qty: 2, price: 15 }, { sku, qty: 1, price: 15 }] });
+  expect(placed.status).toBe(202);
+  const runId = String(placed.body.runId);
+  const orderId = String(placed.body.orderId);
+  // Reserved, then parked waiting for a payment that never comes.
+  await waitFor('the order to wait for its payment', async () => ((await (await fetch(`${baseUrl}/orders/${runId}`)).json()) as { status: string }).status === 'WAITING');
+  expect(await available(sku)).toBe(start - 3);
+  expect(await query('select items from demo.reservations where order_id = $1', [orderId])).toEqual([{ items: [{ sku, qty: 3 }] }]);
+  // The 2 s payment window passes: the reservation is released and the order fails ORDER_UNPAID.
+  await waitFor('the unpaid order to fail', async () => ((await (await fetch(`${baseUrl}/orders/${runId}`)).json()) as { status: string }).status === 'FAILED', 15_000);
+  expect(await available(sku)).toBe(start);
+  expect(await query('select 1 from demo.reservations where order_id = $1', [orderId])).toEqual([]);
 });

@@ -6,6 +6,9 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KagziTesting, replayHistory, replayRun, RunHistory } from '@kagzi/nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { demoDataSourceOptions } from '../apps/demo/src/database/demo-data-source';
 import { OrdersModule } from '../apps/demo/src/orders/orders.module';
 import { ORDER_UNPAID, OrderWorkflowV3, PAYMENT_CONFIRMED } from '../apps/demo/src/orders/order-v3.workflow';
 import { PAYMENT_GATEWAY_OPTIONS } from '../apps/demo/src/orders/payments.service';
@@ -19,9 +22,12 @@ let kt: KagziTesting;
 
 beforeAll(async () => {
   db = await createTestDatabase('demo_workflows');
+  const dataSource = await new DataSource(demoDataSourceOptions(db.url)).initialize();
   kt = await KagziTesting.create({
-    imports: [OrdersModule],
-    options: { database: { url: db.url } },
+    // The app's TypeORM setup (its tables: orders, stock), shared with Kagzi as in the app: the transactional
+    // steps use the app's entities (a DataSource Kagzi opened itself would know none).
+    imports: [TypeOrmModule.forRootAsync({ useFactory: () => ({}), dataSourceFactory: () => Promise.resolve(dataSource) }), OrdersModule],
+    options: { database: { dataSource } },
     // A gateway that never fails, so the test is about the workflow, not the dice.
     override: (builder) => builder.overrideProvider(PAYMENT_GATEWAY_OPTIONS).useValue({ failureRate: 0, seed: 'test' }),
   });
@@ -68,4 +74,6 @@ test('an unpaid order is cancelled when its payment window passes, and its stock
   const run = await kt.client.getRun(handle.runId);
   const release = run.steps.find((s) => s.name === 'InventoryService.release');
   expect(release).toMatchObject({ status: 'COMPLETED', output: { released: true } });
+  const stock = kt.app.get(DataSource); // the app's, which Kagzi shares
+  expect(await stock.query(`select count(*)::int as n from demo.reservations where order_id = 'ord-unpaid'`)).toEqual([{ n: 0 }]);
 });

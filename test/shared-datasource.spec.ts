@@ -91,6 +91,32 @@ test("Kagzi runs on the app's pool: runs complete, every connection is the app's
   await expect(dataSource.query('select 1 as one')).resolves.toEqual([{ one: 1 }]);
 });
 
+test('runs start inside transactions that hold every connection of the shared pool (no second connection is taken)', async () => {
+  const small = await new DataSource({ type: 'postgres', url: db.url, applicationName: 'orders-app', extra: { max: 2 } }).initialize();
+  const app = await bootOnDataSource(small);
+  try {
+    const client = app.get(WorkflowClient);
+    // Four transactions on a pool of two: each start() must run on its transaction's own connection.
+    const started = Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        small.transaction(async (manager) => {
+          const one = await client.start(SharedWorkflow, i, { manager });
+          const many = await client.startMany([{ workflow: SharedWorkflow, input: 10 + i }], { manager });
+          return [one.runId, many[0].runId];
+        }),
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the transactions waited for a pool connection')), 10_000)));
+    const ids = (await Promise.race([started, stuck]).finally(() => clearTimeout(timer))).flat();
+    const results = await Promise.all(ids.map((id) => client.getHandle<number>(id).result({ timeout: '10s' })));
+    expect(results.sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 12, 13, 14, 15]);
+  } finally {
+    await app.close();
+    await small.destroy();
+  }
+});
+
 test('refused with a typed error: a DataSource of another driver, and one not initialized', async () => {
   const mysqlish = { options: { type: 'mysql' }, query: async () => [] } as unknown as DataSource;
   const error = await rejectionOf(bootOnDataSource(mysqlish));

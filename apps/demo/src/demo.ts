@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { WorkflowClient } from '@kagzi/nestjs';
 import { performance } from 'node:perf_hooks';
@@ -6,9 +7,12 @@ import { AppModule } from './app.module';
 import { renderReport } from './demo/batch-report';
 import { startBatchProgress } from './demo/batch-progress';
 import { DemoLogger } from './demo/demo.logger';
+import { openDemoDatabase } from './database/demo-database';
 import { OrderOutcome, runOrderBatch } from './demo/order-batch';
 import { sampleOrders } from './demo/sample-orders';
-import { OrderWorkflow } from './orders/order.workflow';
+import { OrdersService } from './orders/orders.service';
+import { Order } from './database/order.entity';
+import { DataSource } from 'typeorm';
 import { PAYMENT_GATEWAY_UNAVAILABLE, PaymentsService, paymentGatewayOptionsFromEnv } from './orders/payments.service';
 import { ORDER_UNPAID } from './orders/order-v3.workflow';
 
@@ -39,18 +43,31 @@ async function runDemo(logger: DemoLogger): Promise<number> {
   const gateway = paymentGatewayOptionsFromEnv();
   const out = process.stdout;
 
-  out.write(`Kagzi demo: ${count} orders through the "order-fulfilment" workflow on ${describeDatabase()}\n`);
+  const bootStarted = performance.now();
+  const database = await withTimeout(openDemoDatabase((line) => logger.warn(`embedded PostgreSQL: ${line}`, 'Demo')), BOOT_TIMEOUT_MS, 'starting the database');
+  out.write(`Kagzi demo: ${count} orders through the "order-fulfilment" workflow on ${database.description}\n`);
   if (gateway.failureRate > 0) out.write(`Simulated payment outages: ${(gateway.failureRate * 100).toFixed(1)}% of charges (seed "${gateway.seed}")\n`);
 
-  const bootStarted = performance.now();
-  const app = await withTimeout(
-    NestFactory.createApplicationContext(AppModule, { logger, abortOnError: false }),
-    BOOT_TIMEOUT_MS,
-    'booting the app (database start and migrations)',
-  );
+  let app: INestApplicationContext;
+  try {
+    app = await withTimeout(
+      NestFactory.createApplicationContext(AppModule.forRoot({ databaseUrl: database.url }), { logger, abortOnError: false }),
+      BOOT_TIMEOUT_MS,
+      'booting the app (migrations)',
+    );
+  } catch (err: unknown) {
+    await database.close();
+    throw err;
+  }
   const bootMs = performance.now() - bootStarted;
-  // Ctrl-C closes the app too, so the embedded PostgreSQL is stopped rather than orphaned.
-  app.enableShutdownHooks();
+  // Ctrl-C closes the app and then the embedded PostgreSQL, rather than leaving it orphaned.
+  const interrupt = (): void => {
+    void withTimeout(app.close(), CLOSE_TIMEOUT_MS, 'closing the app')
+      .finally(() => database.close())
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   out.write(`Booted in ${Math.round(bootMs)} ms\n`);
 
   let unexpected = 0;
@@ -63,7 +80,7 @@ async function runDemo(logger: DemoLogger): Promise<number> {
     const started = performance.now();
     let outcomes: OrderOutcome[];
     try {
-      outcomes = await runOrderBatch(client, orders, {
+      outcomes = await runOrderBatch(app.get(OrdersService), client, orders, {
         deadline: started + batchTimeoutMs,
         isExpectedFailure: (err) => (gateway.failureRate > 0 && err.error.code === PAYMENT_GATEWAY_UNAVAILABLE) || err.error.code === ORDER_UNPAID,
         onSettled: (outcome) => progress.settled(outcome),
@@ -78,10 +95,11 @@ async function runDemo(logger: DemoLogger): Promise<number> {
 
     // Submitting the first order again with its idempotency key must return the same run, not a second order.
     const first = outcomes[0];
-    const again = await client.start(OrderWorkflow, orders[0], { idempotencyKey: orders[0].orderId });
+    const again = await app.get(OrdersService).place(orders[0], orders[0].orderId);
     const idempotent = first.runId !== undefined && again.runId === first.runId;
     const stored = await client.countWorkflows({ name: 'order-fulfilment' });
     const shipments = await client.countRuns({ name: 'shipment', status: 'COMPLETED' });
+    const orderRows = await app.get(DataSource).getRepository(Order).count();
 
     unexpected = outcomes.filter((o) => !o.expected).length + (idempotent ? 0 : 1);
     out.write(
@@ -92,6 +110,7 @@ async function runDemo(logger: DemoLogger): Promise<number> {
           ['boot (Nest + database)', `${Math.round(bootMs)} ms`],
           ['duplicate submit', idempotent ? 'same run returned' : `NEW RUN ${again.runId} (expected ${first.runId ?? 'none'})`],
           ['runs in database', `${stored} (all batches so far)`],
+          ['order rows (TypeORM, each committed with its run)', `${orderRows} (all batches so far)`],
           ['payment outages retried', String(app.get(PaymentsService).simulatedOutages)],
           ['parcels shipped (child runs)', `${shipments} (all batches so far)`],
         ],
@@ -104,21 +123,16 @@ async function runDemo(logger: DemoLogger): Promise<number> {
     if (surprises.length > 5) process.stderr.write(`unexpected: ... and ${surprises.length - 5} more\n`);
   } finally {
     const closing = performance.now();
-    await withTimeout(app.close(), CLOSE_TIMEOUT_MS, 'closing the app (worker drain, database shutdown)');
+    process.removeListener('SIGINT', interrupt);
+    process.removeListener('SIGTERM', interrupt);
+    try {
+      await withTimeout(app.close(), CLOSE_TIMEOUT_MS, 'closing the app (worker drain, pool)');
+    } finally {
+      await withTimeout(database.close(), CLOSE_TIMEOUT_MS, 'stopping the embedded PostgreSQL');
+    }
     out.write(`Shut down in ${Math.round(performance.now() - closing)} ms\n`);
   }
   return unexpected === 0 ? 0 : 1;
-}
-
-function describeDatabase(): string {
-  const url = process.env.KAGZI_DATABASE_URL || process.env.DATABASE_URL;
-  if (!url) return 'an embedded PostgreSQL (data in ./.kagzi)';
-  try {
-    const parsed = new URL(url);
-    return `PostgreSQL at ${parsed.host}${parsed.pathname}`;
-  } catch {
-    return 'the PostgreSQL in DATABASE_URL';
-  }
 }
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {

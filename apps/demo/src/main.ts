@@ -4,17 +4,36 @@ import { prometheusExporter } from './telemetry';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
+import { openDemoDatabase } from './database/demo-database';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule.http(prometheusExporter));
-  // SIGTERM/SIGINT close the app: the Kagzi worker drains, then the embedded PostgreSQL (if any) stops.
-  app.enableShutdownHooks();
+  const logger = new Logger('Demo');
+  const database = await openDemoDatabase((line) => logger.warn(`embedded PostgreSQL: ${line}`));
+  const app = await NestFactory.create(AppModule.forRoot({ databaseUrl: database.url, metrics: prometheusExporter })).catch(async (err: unknown) => {
+    await database.close();
+    throw err;
+  });
+  // SIGTERM/SIGINT close the app (the Kagzi worker drains, TypeORM closes the pool), then the embedded PostgreSQL stops.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.log(`${signal}: shutting down`);
+      app
+        .close()
+        .finally(() => database.close())
+        .then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+            process.exit(1);
+          },
+        );
+    });
+  }
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port);
 
   const url = `http://localhost:${port}`;
-  const logger = new Logger('Demo');
-  logger.log(`Order API listening on ${url}; dashboard at ${url}/kagzi`);
+  logger.log(`Order API listening on ${url} (data in ${database.description}); dashboard at ${url}/kagzi`);
   logger.log(
     [
       'Try:',

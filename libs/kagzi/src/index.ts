@@ -40,6 +40,7 @@ export { UsageError } from './errors/usage.error';
 export { ShuttingDownError } from './errors/shutting-down.error';
 export { DatabaseUnavailableError } from './errors/database-unavailable.error';
 export { EmbeddedPostgresMissingError } from './errors/embedded-postgres-missing.error';
+export { startEmbeddedPostgres, type EmbeddedPostgresHandle, type EmbeddedPostgresOptions } from './persistence/embedded-postgres.launcher';
 export { KagziHealthIndicator } from './health/kagzi.health';
 export { KagziDashboardModule } from './dashboard/kagzi-dashboard.module';
 export type { KagziDashboardOptions } from './dashboard/dashboard-options';

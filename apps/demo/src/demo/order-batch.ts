@@ -1,7 +1,7 @@
 import { WorkflowClient, WorkflowFailedError } from '@kagzi/nestjs';
 import { performance } from 'node:perf_hooks';
 import { OrderInput, OrderResult } from '../orders/order.types';
-import { OrderWorkflow } from '../orders/order.workflow';
+import { OrdersService } from '../orders/orders.service';
 import { PAYMENT_CONFIRMED } from '../orders/order-v3.workflow';
 
 export interface OrderOutcome {
@@ -26,24 +26,27 @@ export interface BatchOptions {
   pays(order: OrderInput): boolean;
 }
 
-/** Starts every order at once (idempotency key = order id) and awaits each run's result. */
-export function runOrderBatch(client: WorkflowClient, orders: readonly OrderInput[], options: BatchOptions): Promise<OrderOutcome[]> {
+/**
+ * Places every order at once (the order row and its run in one transaction, idempotency key = order id)
+ * and awaits each run's result.
+ */
+export function runOrderBatch(orders: OrdersService, client: WorkflowClient, batch: readonly OrderInput[], options: BatchOptions): Promise<OrderOutcome[]> {
   return Promise.all(
-    orders.map(async (order) => {
-      const outcome = await runOrder(client, order, options);
+    batch.map(async (order) => {
+      const outcome = await runOrder(orders, client, order, options);
       options.onSettled(outcome);
       return outcome;
     }),
   );
 }
 
-async function runOrder(client: WorkflowClient, order: OrderInput, options: BatchOptions): Promise<OrderOutcome> {
+async function runOrder(orders: OrdersService, client: WorkflowClient, order: OrderInput, options: BatchOptions): Promise<OrderOutcome> {
   const started = performance.now();
   const base = { orderId: order.orderId };
   let runId: string | undefined;
   try {
-    const handle = await client.start<OrderInput, OrderResult>(OrderWorkflow, order, { idempotencyKey: order.orderId });
-    runId = handle.runId;
+    runId = (await orders.place(order, order.orderId)).runId;
+    const handle = client.getHandle<OrderResult>(runId);
     // The customer pays (the payment provider's webhook would send this); unpaid orders are cancelled after the window.
     if (options.pays(order)) await client.signal(runId, PAYMENT_CONFIRMED, { method: 'card' });
     const result = await handle.result({ timeout: Math.max(1, Math.round(options.deadline - performance.now())) });

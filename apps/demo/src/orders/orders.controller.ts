@@ -1,27 +1,32 @@
-import { Body, ConflictException, Controller, Get, Headers, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { RunNotActiveError, RunNotFoundError, WorkflowClient } from '@kagzi/nestjs';
-import { randomUUID } from 'node:crypto';
+import { BadRequestException, Body, ConflictException, Controller, Get, Headers, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { InvalidOptionsError, RunNotActiveError, RunNotFoundError, WorkflowClient } from '@kagzi/nestjs';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { CreateOrderDto, createOrderSchema } from './create-order.dto';
 import { OrderView, toOrderView } from './order-view';
-import { OrderInput, OrderResult } from './order.types';
-import { OrderWorkflow } from './order.workflow';
+import { OrdersService, PlacedOrder } from './orders.service';
 
 @Controller('orders')
 export class OrdersController {
-  constructor(private readonly workflows: WorkflowClient) {}
+  constructor(
+    private readonly orders: OrdersService,
+    private readonly workflows: WorkflowClient,
+  ) {}
 
-  /** Accepts the order and returns at once; the workflow runs in the background (poll GET /orders/:runId). */
+  /**
+   * Stores the order and starts its workflow in one transaction, and returns at once; the workflow runs
+   * in the background (poll GET /orders/:runId). A retried POST with the same Idempotency-Key gets the
+   * first request's order and run, not a second order.
+   */
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
-  async create(
-    @Body(new ZodValidationPipe(createOrderSchema)) body: CreateOrderDto,
-    @Headers('idempotency-key') idempotencyKey?: string,
-  ): Promise<{ runId: string }> {
-    const input: OrderInput = { orderId: `ord_${randomUUID()}`, customerId: body.customerId, items: body.items };
-    // A retried POST with the same Idempotency-Key gets the first request's run, not a second order.
-    const handle = await this.workflows.start<OrderInput, OrderResult>(OrderWorkflow, input, idempotencyKey ? { idempotencyKey } : {});
-    return { runId: handle.runId };
+  async create(@Body(new ZodValidationPipe(createOrderSchema)) body: CreateOrderDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<PlacedOrder> {
+    try {
+      return await this.orders.place({ customerId: body.customerId, items: body.items }, idempotencyKey || undefined);
+    } catch (err: unknown) {
+      // e.g. an Idempotency-Key longer than Kagzi accepts: the message names the limit
+      if (err instanceof InvalidOptionsError) throw new BadRequestException(err.message);
+      throw err;
+    }
   }
 
   /** Sends a signal to an order's run, e.g. POST /orders/:runId/signals/payment-confirmed {"method":"card"}. */

@@ -6,6 +6,7 @@ import { OrderWorkflowV3 } from './order-v3.workflow';
 import { ShipmentWorkflow } from './shipment.workflow';
 import { OrderWorkflow } from './order.workflow';
 import { OrdersController } from './orders.controller';
+import { OrdersService } from './orders.service';
 import { PAYMENT_GATEWAY_OPTIONS, PaymentsService, paymentGatewayOptionsFromEnv } from './payments.service';
 import { ShippingService } from './shipping.service';
 
@@ -13,6 +14,7 @@ import { ShippingService } from './shipping.service';
   controllers: [OrdersController],
   providers: [
     { provide: PAYMENT_GATEWAY_OPTIONS, useFactory: () => paymentGatewayOptionsFromEnv() },
+    OrdersService,
     InventoryService,
     PaymentsService,
     ShippingService,

@@ -11,7 +11,7 @@ import { PayloadSerializer } from '../execution/payload.serializer';
 import { StartOptions } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { recordRunStarted } from '../metrics/run.metrics';
-import { CallerSql, CallerTransaction } from '../persistence/caller-transaction';
+import { assertCallerDatabase, CallerSql, CallerTransaction } from '../persistence/caller-transaction';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { KagziDatabase } from '../persistence/kagzi-database';
 import { findRunByKey } from '../persistence/sql/find-run-by-key.sql';
@@ -42,9 +42,6 @@ export const MAX_START_MANY_INPUT_BYTES = 64 * 1024 * 1024;
 const ITEM_KEYS = new Set(['workflow', 'input', 'options']);
 const startManyOptionsSchema = z.object({ manager: startOptionsSchema.shape.manager }).strict();
 
-/** Identifies a database (as caller-transaction.ts does): its name, its oid and its server's start time. */
-const FINGERPRINT = `select current_database() || ':' || (select oid from pg_database where datname = current_database())::text || ':' || pg_postmaster_start_time()::text as id`;
-const fingerprints = new WeakMap<object, Promise<string>>();
 
 /** The batch as it is sent: one row per distinct run, and for each item the row that stands for it. */
 interface PreparedBatch {
@@ -162,7 +159,7 @@ export class BatchStarter {
 
   /** In the caller's transaction: no retry (an outage aborts their transaction anyway). */
   private async insertInTransaction(manager: CallerSql, rows: BatchRun[]): Promise<InsertRunsRow> {
-    await this.assertKagziDatabase(manager);
+    await assertCallerDatabase(this.db, manager, 'startMany() options.manager');
     const [row] = rowsOf<InsertRunsRow>(await manager.query(insertRuns.text(this.db.schema), insertRuns.values(rows)));
     return row;
   }
@@ -187,28 +184,6 @@ export class BatchStarter {
     if (manager) return new CallerTransaction(this.db, manager).findRunIdByKey(name, idempotencyKey);
     const find = async (): Promise<string | undefined> => (await this.db.run<{ id: string }>(findRunByKey.with({ name, idempotencyKey })))[0]?.id;
     return this.connection.run(`startMany(): the run of idempotency key "${idempotencyKey}"`, find);
-  }
-
-  /** Refuses a manager of another database before anything is written (a batch there would be lost to Kagzi's workers). */
-  private async assertKagziDatabase(manager: CallerSql): Promise<void> {
-    const source = manager.connection ?? manager;
-    let theirs = fingerprints.get(source);
-    if (!theirs) {
-      theirs = manager.query(FINGERPRINT).then((result) => rowsOf<{ id: string }>(result)[0].id);
-      fingerprints.set(source, theirs);
-    }
-    let ours = fingerprints.get(this.db);
-    if (!ours) {
-      ours = this.db.pool.query<{ id: string }>(FINGERPRINT).then((r) => r.rows[0].id);
-      fingerprints.set(this.db, ours);
-    }
-    const [a, b] = await Promise.all([theirs, ours]);
-    if (a !== b) {
-      throw new InvalidOptionsError(
-        `startMany() options.manager: the EntityManager's database (${a.split(':')[0]}) is not Kagzi's (${b.split(':')[0]}); ` +
-          "runs can join only a transaction on Kagzi's own database: point the DataSource there, or start the runs without manager",
-      );
-    }
   }
 }
 

