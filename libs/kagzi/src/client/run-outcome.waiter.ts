@@ -6,6 +6,9 @@ import { NotificationListener } from '../persistence/notification.listener';
 import { RunStore } from '../persistence/run.store';
 import { RunOutcomeRow } from '../persistence/run.rows';
 
+/** Runs started here and not heard ending yet, tracked at most (the oldest are dropped: they get a first read). */
+const MAX_TRACKED = 10_000;
+
 interface Waiter {
   resolve(outcome: RunOutcomeRow): void;
   reject(err: unknown): void;
@@ -15,25 +18,44 @@ interface Waiter {
  * Everything in this process that awaits a run's result, served together: the `finished`
  * notification usually carries the outcome itself; otherwise one query per poll interval reads
  * the outcomes of all awaited runs at once (not one timer and query per waiting caller).
+ *
+ * A run started by this process (`expect`, called before its insert) and not heard ending needs no
+ * first read when its result is awaited: the LISTEN session that was up before the run existed is
+ * still up (the same `session`), so the run has not finished yet. Any other run (heard ending, started
+ * elsewhere, or under an earlier session) is read once first. The poll stays as the backstop.
  */
 export class RunOutcomeWaiter {
   private readonly logger = new Logger('Kagzi');
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Run id → the LISTEN session it was started under (insertion order: oldest first). */
+  private readonly startedHere = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private closed = false;
   private readonly unsubscribe: () => void;
 
   constructor(
     private readonly runs: RunStore,
-    notifications: NotificationListener,
+    private readonly notifications: NotificationListener,
     private readonly pollIntervalMs: number,
   ) {
     this.unsubscribe = notifications.onAnyFinished((runId, notice) => {
+      this.startedHere.delete(runId);
       if (!this.waiters.has(runId)) return;
       // Without the outcome (too large for a notification) one query reads it now, not at the next poll.
       if (notice.outcome) this.deliver(runId, notice.outcome);
       else void this.poll([runId]);
     });
+  }
+
+  /** Called with a run's id before the statement that inserts it is sent (see the class comment). */
+  expect(runId: string): void {
+    const session = this.notifications.session;
+    if (session !== undefined && !this.closed) remember(this.startedHere, runId, session, MAX_TRACKED);
+  }
+
+  /** The insert did not create the run (failed, or an idempotency key named another run). */
+  forget(runId: string): void {
+    this.startedHere.delete(runId);
   }
 
   /** Resolves with the run's outcome once it is finished; `cancel()` stops waiting. */
@@ -48,7 +70,8 @@ export class RunOutcomeWaiter {
     set.add(waiter);
     this.waiters.set(runId, set);
     this.timer ??= setInterval(() => void this.poll([...this.waiters.keys()]), this.pollIntervalMs);
-    void this.checkFirst(runId, waiter);
+    const session = this.startedHere.get(runId);
+    if (session === undefined || session !== this.notifications.session) void this.checkFirst(runId, waiter);
     return { outcome, cancel: () => this.remove(runId, waiter) };
   }
 
@@ -59,6 +82,7 @@ export class RunOutcomeWaiter {
       for (const w of set) w.reject(new ShuttingDownError(`Kagzi is shutting down; run ${runId} goes on, read its result later`));
     }
     this.waiters.clear();
+    this.startedHere.clear();
     this.stopTimer();
   }
 
@@ -105,4 +129,10 @@ export class RunOutcomeWaiter {
     clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/** Sets `key` in a map kept to `max` entries, dropping the oldest. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as string);
 }

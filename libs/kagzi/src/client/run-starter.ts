@@ -11,6 +11,7 @@ import { KagziDatabase } from '../persistence/kagzi-database';
 import { RunStore } from '../persistence/run.store';
 import { startTrace } from '../tracing/start.trace';
 import { startOptionsSchema } from './client-input';
+import { RunOutcomeWaiter } from './run-outcome.waiter';
 import { versionError } from './version-errors';
 
 /** `client.start`: checked options, one traced insert (in the caller's transaction with `manager`), the id of the run. */
@@ -20,6 +21,7 @@ export class RunStarter {
     private readonly db: KagziDatabase,
     private readonly serializer: PayloadSerializer,
     private readonly connection: ConnectionRetry,
+    private readonly waiter: RunOutcomeWaiter,
   ) {}
 
   async start(name: string, input: unknown, options: StartOptions): Promise<string> {
@@ -44,16 +46,25 @@ export class RunStarter {
         throw versionError(name, options.version, inserted);
       });
     }
-    return traced.around(() => this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
-      const inserted = await this.runs.insertRun(run);
-      traced.version(inserted.version);
-      if (inserted.id) return this.started(name, inserted.version, inserted.id);
-      // A repeated idempotency key returns the first run, even if its version was deprecated since.
-      const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
-      if (existing) return existing;
-      if (attempt > 1 && (await this.runs.getRunOutcome(id))) return this.started(name, options.version, id);
-      throw versionError(name, options.version, inserted);
-    }));
+    // Before the insert: a result() awaited in this process then needs no first read (see RunOutcomeWaiter).
+    this.waiter.expect(id);
+    const runId = await traced
+      .around(() => this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
+        const inserted = await this.runs.insertRun(run);
+        traced.version(inserted.version);
+        if (inserted.id) return this.started(name, inserted.version, inserted.id);
+        // A repeated idempotency key returns the first run, even if its version was deprecated since.
+        const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
+        if (existing) return existing;
+        if (attempt > 1 && (await this.runs.getRunOutcome(id))) return this.started(name, options.version, id);
+        throw versionError(name, options.version, inserted);
+      }))
+      .catch((err: unknown) => {
+        this.waiter.forget(id);
+        throw err;
+      });
+    if (runId !== id) this.waiter.forget(id);
+    return runId;
   }
 
   private started(name: string, version: number | null | undefined, runId: string): string {

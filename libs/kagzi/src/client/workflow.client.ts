@@ -63,7 +63,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     this.connection = new ConnectionRetry(options.reconnectTimeoutMs);
     this.control = new RunControl(runs, this.connection);
     this.queries = new RunQueries(db, this.connection, serializer);
-    this.starter = new RunStarter(runs, db, serializer, this.connection);
+    this.starter = new RunStarter(runs, db, serializer, this.connection, waiter);
     this.batch = new BatchStarter(db, serializer, this.connection, (workflow) => this.workflowName(workflow));
     this.delivery = new SignalDelivery(signals, serializer, this.connection);
     this.versionAdmin = new VersionAdmin(versions, this.connection);

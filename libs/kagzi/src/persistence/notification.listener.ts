@@ -28,6 +28,8 @@ export class NotificationListener {
   private readonly logger = new Logger('Kagzi');
   private readonly events = new EventEmitter();
   private client?: Client;
+  /** Counts the LISTEN sessions opened; see `session`. */
+  private sessions = 0;
   private stopped = false;
   private reconnectTimer?: NodeJS.Timeout;
 
@@ -38,6 +40,14 @@ export class NotificationListener {
   async start(): Promise<void> {
     this.stopped = false;
     await this.connect();
+  }
+
+  /**
+   * The current LISTEN session (a number that changes on every reconnect), or undefined while there is
+   * none. Two equal readings mean the connection stayed up in between, so no notification was missed.
+   */
+  get session(): number | undefined {
+    return this.client ? this.sessions : undefined;
   }
 
   onWakeup(listener: (workflowName: string) => void): () => void {
@@ -103,6 +113,7 @@ export class NotificationListener {
     client.on('end', () => this.scheduleReconnect(client, new Error('connection ended')));
     await client.connect();
     await client.query(`listen "${wakeup}"; listen "${finishedChannel}"; listen "${eventChannel}"; listen "${cancelChannel}"`);
+    this.sessions++;
     this.client = client;
   }
 
