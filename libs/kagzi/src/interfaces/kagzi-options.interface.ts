@@ -89,7 +89,8 @@ export interface KagziModuleOptions {
   /**
    * Default true: statements are sent as named prepared statements (parsed once per connection).
    * Set false behind a pooler that hands each transaction another server connection (PgBouncer in
-   * transaction mode), where a statement prepared on one connection is missing on the next.
+   * transaction mode), where a statement prepared on one connection is missing on the next; point
+   * `database.listenUrl` at PostgreSQL directly there too.
    */
   preparedStatements?: boolean;
 }
