@@ -2,7 +2,7 @@
  * Command line and environment of `npm run bench`. Positional arguments pick scenarios (default: all);
  * every size is a `--flag=value` (or `--flag value`) with an environment fallback `BENCH_FLAG_NAME`.
  */
-export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal', 'child', 'retention', 'tracing', 'dashboard', 'transactional', 'start-many'] as const;
+export const SCENARIO_NAMES = ['statements', 'latency', 'throughput', 'replay', 'retry', 'parallel', 'signal', 'child', 'retention', 'tracing', 'dashboard', 'transactional', 'start-many', 'scale-out'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchConfig {
@@ -39,6 +39,9 @@ export interface BenchConfig {
   tracingN: number;
   tracingLatencyN: number;
   tracingRounds: number;
+  /** Runs per measurement in `scale-out`, and the worker process counts it tries. */
+  scaleOutN: number;
+  scaleOutProcesses: number[];
   /** Also print Nest/Kagzi info logs (stderr). */
   verbose: boolean;
 }
@@ -68,6 +71,8 @@ Flags (environment fallback in brackets):
   --tracing-n=1000           runs per round for workflows/s in tracing [BENCH_TRACING_N]
   --tracing-latency-n=200    sequential runs per round for p50         [BENCH_TRACING_LATENCY_N]
   --tracing-rounds=6         rounds per variant (no SDK / SDK)         [BENCH_TRACING_ROUNDS]
+  --scale-out-n=3000         runs per measurement in scale-out         [BENCH_SCALE_OUT_N]
+  --scale-out-processes=1,2,3  worker processes tried by scale-out     [BENCH_SCALE_OUT_PROCESSES]
   --verbose                  Nest/Kagzi info logs on stderr            [BENCH_VERBOSE=1]
 
 Database: KAGZI_BENCH_DATABASE_URL (schema kagzi_bench is dropped and recreated), else database
@@ -91,7 +96,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !isScenario(argv[i + 1])) flags.set(arg.slice(2), argv[++i]);
     else flags.set(arg.slice(2), 'true');
   }
-  const known = new Set(['statements-reps', 'latency-n', 'latency-warmup', 'throughput-n', 'throughput-warmup', 'throughput-reps', 'concurrency', 'in-flight', 'replay-steps', 'replay-reps', 'retry-steps', 'retry-reps', 'parallel-reps', 'signal-n', 'signal-warmup', 'child-n', 'child-warmup', 'tracing-n', 'tracing-latency-n', 'tracing-rounds', 'verbose', 'help']);
+  const known = new Set(['statements-reps', 'latency-n', 'latency-warmup', 'throughput-n', 'throughput-warmup', 'throughput-reps', 'concurrency', 'in-flight', 'replay-steps', 'replay-reps', 'retry-steps', 'retry-reps', 'parallel-reps', 'signal-n', 'signal-warmup', 'child-n', 'child-warmup', 'tracing-n', 'tracing-latency-n', 'tracing-rounds', 'scale-out-n', 'scale-out-processes', 'verbose', 'help']);
   const unknownFlags = [...flags.keys()].filter((f) => !known.has(f));
   if (unknownFlags.length > 0) throw new ConfigError(`Unknown flag(s): ${unknownFlags.map((f) => `--${f}`).join(', ')}`);
   if (flags.has('help')) throw new ConfigError('');
@@ -113,6 +118,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   const concurrency = concurrencyText.split(',').map((s) => Number(s.trim()));
   if (concurrency.length === 0 || concurrency.some((c) => !Number.isInteger(c) || c < 1)) {
     throw new ConfigError(`--concurrency must be a comma-separated list of positive integers; got "${concurrencyText}"`);
+  }
+  const processesText = raw('scale-out-processes') ?? '1,2,3';
+  const scaleOutProcesses = processesText.split(',').map((s) => Number(s.trim()));
+  if (scaleOutProcesses.some((c) => !Number.isInteger(c) || c < 1)) {
+    throw new ConfigError(`--scale-out-processes must be a comma-separated list of positive integers; got "${processesText}"`);
   }
   const verbose = raw('verbose');
   return {
@@ -137,6 +147,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     tracingN: int('tracing-n', 1000, 1),
     tracingLatencyN: int('tracing-latency-n', 200, 1),
     tracingRounds: int('tracing-rounds', 6, 1),
+    scaleOutN: int('scale-out-n', 3000, 1),
+    scaleOutProcesses,
     verbose: verbose !== undefined && verbose !== '' && verbose !== '0' && verbose !== 'false',
   };
 }

@@ -14,6 +14,7 @@ import { runRetention } from './scenarios/retention';
 import { runDashboard } from './scenarios/dashboard';
 import { runTransactional } from './scenarios/transactional';
 import { runRetry } from './scenarios/retry';
+import { runScaleOut } from './scenarios/scale-out';
 import { runSignal } from './scenarios/signal';
 import { runStartMany } from './scenarios/start-many';
 import { runStatements } from './scenarios/statements';
@@ -34,6 +35,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   transactional: runTransactional,
   'start-many': runStartMany,
   tracing: runTracing,
+  'scale-out': runScaleOut,
 };
 
 async function main(argv: string[]): Promise<void> {
