@@ -16,10 +16,10 @@ const CHILD_ENV = 'KAGZI_BENCH_SCALE_OUT_JOB';
 
 type ChildJob = { target: BenchTarget; concurrency: number; verbose: boolean };
 type DriverMessage = { type: 'sample' };
-/** `usage`: process.cpuUsage() now; counts: statements the worker sent since its previous sample. */
+/** `usage`: process.cpuUsage() now; counts: statements (all, finishRun, claimRuns, claims that got nothing) since the previous sample. */
 type ChildMessage =
   | { type: 'ready' }
-  | { type: 'sample'; usage: NodeJS.CpuUsage; statements: number; finished: number }
+  | { type: 'sample'; usage: NodeJS.CpuUsage; statements: number; finished: number; claims: number; emptyClaims: number }
   | { type: 'stopped'; closeMs: number };
 type Sample = Extract<ChildMessage, { type: 'sample' }>;
 
@@ -97,6 +97,7 @@ function figure(m: Measurement, inFlight: number, first: Measurement) {
   const workersMs = s2.map((s, i) => cpuMs(s1[i], s));
   const workers = workersMs.reduce((a, b) => a + b, 0);
   const idleS = m.idle.wall_ms / 1000;
+  const perRun = (f: (s: Sample) => number): number => round(s2.reduce((a, s) => a + f(s), 0) / m.n, 2);
   const per = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : round(ms / m.n, 3));
   const share = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : round((100 * ms) / (m.cpu.wall_ms * m.cpu.cores), 1));
   const rate = (m: Measurement): number => m.n / (m.ms / 1000);
@@ -115,7 +116,10 @@ function figure(m: Measurement, inFlight: number, first: Measurement) {
       machine_share_pct: { driver: share(m.cpu.node_cpu_ms), workers: share(workers), postgres: share(m.cpu.postgres_cpu_ms) },
       worker_cpu_ms: workersMs.map((v) => round(v)),
       runs_finished_by_process: s2.map((s) => s.finished),
-      worker_statements_per_run: round(s2.reduce((a, s) => a + s.statements, 0) / m.n, 2),
+      worker_statements_per_run: perRun((s) => s.statements),
+      // every start's NOTIFY wakes every idle worker; all but one of their claims may find the run taken
+      claims_per_run: perRun((s) => s.claims),
+      empty_claims_per_run: perRun((s) => s.emptyClaims),
       idle_workers: {
         postgres_cpu_ms_per_s: m.idle.postgres_cpu_ms === undefined ? undefined : round(m.idle.postgres_cpu_ms / idleS, 1),
         worker_cpu_ms_per_s: round(s1.reduce((a, s, i) => a + cpuMs(s0[i], s), 0) / idleS, 1),
@@ -218,8 +222,9 @@ async function serveAsWorkerProcess(): Promise<void> {
     if (m.type !== 'sample') return;
     const { records } = app.probe.stop();
     app.probe.start();
-    const finished = records.filter((r) => r.name === 'finishRun').length;
-    send({ type: 'sample', usage: process.cpuUsage(), statements: records.length, finished } satisfies ChildMessage);
+    const count = (name: string, empty = false): number => records.filter((r) => r.name === name && (!empty || r.rows === 0)).length;
+    const counts = { statements: records.length, finished: count('finishRun'), claims: count('claimRuns'), emptyClaims: count('claimRuns', true) };
+    send({ type: 'sample', usage: process.cpuUsage(), ...counts } satisfies ChildMessage);
   });
   process.once('SIGTERM', () => {
     const t0 = performance.now();
