@@ -13,6 +13,7 @@ import { KagziSchedules1764100000012 } from './1764100000012-kagzi-schedules';
 import { KagziEndedRuns1764100000013 } from './1764100000013-kagzi-ended-runs';
 import { KagziTraceContext1764100000014 } from './1764100000014-kagzi-trace-context';
 import { KagziClaimPriority1764100000015 } from './1764100000015-kagzi-claim-priority';
+import { KagziDefaultVersionPlpgsql1764100000016 } from './1764100000016-kagzi-default-version-plpgsql';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -31,4 +32,5 @@ export const KAGZI_MIGRATIONS = [
   KagziEndedRuns1764100000013,
   KagziTraceContext1764100000014,
   KagziClaimPriority1764100000015,
+  KagziDefaultVersionPlpgsql1764100000016,
 ];

@@ -1,6 +1,7 @@
 import { SerializedStepError } from '../errors/step.error';
 import { RunStatus } from '../interfaces/run.interface';
 import { ClaimShare } from './claim-share';
+import { StepCommitBatcher, StepRecord } from './step-commit.batcher';
 import { KagziDatabase, StatementRunner } from './kagzi-database';
 import { ClaimedRunRow, InsertRunResult, RetryRow, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 import { cancelRun } from './sql/cancel-run.sql';
@@ -39,8 +40,11 @@ const CANCEL_ROUNDS = 10;
 export class RunStore {
   /** Which slots of this process's claims go first to runs never claimed (see claim-share.ts). */
   private readonly claimShare = new ClaimShare();
+  private readonly commits: StepCommitBatcher;
 
-  constructor(private readonly db: KagziDatabase) {}
+  constructor(private readonly db: KagziDatabase) {
+    this.commits = new StepCommitBatcher(db);
+  }
 
   /** Inserts a run pinned to `version` (or the default); the flags say why nothing was inserted. */
   async insertRun(run: {
@@ -101,17 +105,13 @@ export class RunStore {
     return this.db.run<StoredStepRow>(loadSteps.with({ runId }));
   }
 
-  async commitStep(
-    lease: Lease,
-    step: {
-      key: string; name: string; status: 'COMPLETED' | 'FAILED'; argsHash: string; output: string | null;
-      error: SerializedStepError | null; startedAt: Date; attempt: number;
-    } & StepPlacement,
-    /** A transactional step's transaction: the record commits with the body's writes. */
-    runner: StatementRunner = (statement) => this.db.run(statement),
-  ): Promise<StepCommitOutcome> {
-    const rows = await runner(commitStep.with({ ...step, ...lease }));
-    return rows.length === 1 ? { kind: 'committed' } : this.whyNotWritten(lease, step.key);
+  /**
+   * Records a finished step and its last attempt, fenced by the lease: in `runner`'s transaction when
+   * given (a transactional step), else through the group commit (step-commit.batcher.ts).
+   */
+  async commitStep(lease: Lease, step: StepRecord, runner?: StatementRunner): Promise<StepCommitOutcome> {
+    const written = runner ? (await runner(commitStep.with({ ...step, ...lease }))).length === 1 : await this.commits.commit(lease, step);
+    return written ? { kind: 'committed' } : this.whyNotWritten(lease, step.key);
   }
 
   /** Returns false when the lease was lost (nothing written). */

@@ -3,6 +3,10 @@ import { WakeableDelay } from './wakeable-delay';
 /** What the loop claims with, how it launches a run and how it learns about time: passed in, so it only loops. */
 export interface ClaimLoopDeps<R> {
   pollIntervalMs: number;
+  /** Execution slots in all (the worker's concurrency). */
+  capacity: number;
+  /** How long to gather free slots at most (default CLAIM_GATHER_MS). */
+  gatherMs?: number;
   /** Free execution slots now. */
   free(): number;
   /** False while claimed runs could not be kept (leases not renewable): the loop then only waits. */
@@ -17,16 +21,24 @@ export interface ClaimLoopDeps<R> {
   claimFailed(err: unknown): void;
 }
 
+/** How long a busy worker waits for more slots to free before claiming fewer than a quarter of them. */
+export const CLAIM_GATHER_MS = 5;
+
 /**
  * Claims due runs, at most as many as there are free slots, while started. NOTIFY (`wake()`) ends
  * its wait at once; otherwise it waits until the next due time or the poll interval, whichever is
  * sooner. States: created → running → stopped.
+ * A busy worker claims in groups: while runs are in flight (their slots free soon) and fewer than a
+ * quarter of the slots are free, it waits up to CLAIM_GATHER_MS for more, so a saturated worker sends
+ * one claim per few runs rather than one per run. An idle worker claims at once.
  */
 export class ClaimLoop<R> {
   private readonly delay = new WakeableDelay();
   private readonly wakeTimers = new Set<NodeJS.Timeout>();
   private running = false;
   private done: Promise<void> = Promise.resolve();
+  /** While gathering free slots: when to claim anyway. */
+  private gatherUntil?: number;
 
   constructor(private readonly deps: ClaimLoopDeps<R>) {}
 
@@ -64,6 +76,20 @@ export class ClaimLoop<R> {
     this.wakeTimers.add(timer);
   }
 
+  /** Milliseconds to wait for more free slots before claiming; 0: claim now. */
+  private gatherFor(free: number): number {
+    const { capacity } = this.deps;
+    if (free <= 0 || free >= Math.ceil(capacity / 4) || free === capacity) {
+      this.gatherUntil = undefined;
+      return 0;
+    }
+    const now = Date.now();
+    this.gatherUntil ??= now + (this.deps.gatherMs ?? CLAIM_GATHER_MS);
+    if (now < this.gatherUntil) return this.gatherUntil - now;
+    this.gatherUntil = undefined;
+    return 0;
+  }
+
   private async loop(): Promise<void> {
     const deps = this.deps;
     while (this.running) {
@@ -72,6 +98,11 @@ export class ClaimLoop<R> {
       // Wakes that arrived before this point are answered by this iteration's claim.
       this.delay.clearPending();
       if (free <= 0) deps.polled();
+      const wait = this.gatherFor(free);
+      if (wait > 0) {
+        await this.delay.wait(wait);
+        continue;
+      }
       if (free > 0 && deps.mayClaim()) {
         try {
           const claimed = await deps.claim(free);

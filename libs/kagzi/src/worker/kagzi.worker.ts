@@ -182,7 +182,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private claimLoop(options: ResolvedWorkerOptions, leases: LeaseKeeper): ClaimLoop<ClaimedRun> {
     return new ClaimLoop<ClaimedRun>({
-      pollIntervalMs: options.pollIntervalMs,
+      pollIntervalMs: options.pollIntervalMs, capacity: options.concurrency,
       free: () => options.concurrency - this.held.size,
       // A worker whose heartbeats cannot renew leases in time would only claim runs to lose them.
       mayClaim: () => leases.renewable(),
