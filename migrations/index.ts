@@ -14,6 +14,7 @@ import { KagziEndedRuns1764100000013 } from './1764100000013-kagzi-ended-runs';
 import { KagziTraceContext1764100000014 } from './1764100000014-kagzi-trace-context';
 import { KagziClaimPriority1764100000015 } from './1764100000015-kagzi-claim-priority';
 import { KagziDefaultVersionPlpgsql1764100000016 } from './1764100000016-kagzi-default-version-plpgsql';
+import { KagziDueRuns1764100000017 } from './1764100000017-kagzi-due-runs';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -33,4 +34,5 @@ export const KAGZI_MIGRATIONS = [
   KagziTraceContext1764100000014,
   KagziClaimPriority1764100000015,
   KagziDefaultVersionPlpgsql1764100000016,
+  KagziDueRuns1764100000017,
 ];

@@ -54,6 +54,7 @@ export async function runThroughput(ctx: ScenarioContext): Promise<void> {
       await app.close();
     }
   }
+  await measureBurst(ctx, n);
   // Summary lines: the library default (concurrency 10) and the best setting tried.
   const tried = results.map((r) => ({ worker_concurrency: r.concurrency, workflows_per_s: round(r.workflowsPerS) }));
   const byDefault = results.find((r) => r.concurrency === DEFAULT_CONCURRENCY);
@@ -80,6 +81,45 @@ async function measureOnce(app: BenchApp, admin: Client | undefined, concurrency
     byStatementPerRun: Object.fromEntries(Object.entries(byName).map(([k, v]) => [k, round(v / n)])),
     cpu,
   };
+}
+
+/**
+ * The burst shape many users write: every start at once (`Promise.all` of n `start()` calls), and only
+ * then every `result()` wait, at the default concurrency (10). Reported beside the paced shape above;
+ * CPU per workflow should match it.
+ */
+async function measureBurst(ctx: ScenarioContext, n: number): Promise<void> {
+  const app = await bootBenchApp(ctx.target, { concurrency: DEFAULT_CONCURRENCY });
+  const admin = isLocalServer(app.db.url) ? new Client({ connectionString: app.db.url }) : undefined;
+  try {
+    await admin?.connect();
+    await app.reset();
+    const meter = new CpuMeter(admin);
+    await meter.start();
+    app.probe.start();
+    const t0 = performance.now();
+    const handles = await Promise.all(Array.from({ length: n }, (_, i) => app.client.start(ThreeStepWorkflow, { n: i })));
+    const startPhaseMs = performance.now() - t0;
+    await Promise.all(handles.map((h) => h.result()));
+    const ms = performance.now() - t0;
+    const { records } = app.probe.stop();
+    const cpu = await meter.stop();
+    const byName = countByName(records);
+    const m: Measurement = {
+      concurrency: DEFAULT_CONCURRENCY,
+      workflowsPerS: n / (ms / 1000),
+      ms,
+      startPhaseMs,
+      latency: summarize([ms]),
+      statementsPerRun: round(records.length / n),
+      byStatementPerRun: Object.fromEntries(Object.entries(byName).map(([k, v]) => [k, round(v / n)])),
+      cpu,
+    };
+    emit({ ...figure(m, n, 0, 'workflows_per_s_burst'), params: { worker_concurrency: DEFAULT_CONCURRENCY, shape: 'all starts, then all results', workflow: '3 steps' } });
+  } finally {
+    await admin?.end();
+    await app.close();
+  }
 }
 
 function figure(m: Measurement, n: number, inFlight: number, metric: string): Figure {

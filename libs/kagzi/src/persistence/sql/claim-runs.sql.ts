@@ -1,11 +1,5 @@
 import { statement } from '../statement';
 
-/** The due runs of the served (name, version) pairs, oldest due first: one branch of the claim. */
-const dueRuns = (s: string, kind: string): string => `
-  select id, due_at from "${s}".workflow_runs
-  where due_at <= now() and ${kind}
-    and (workflow_name, workflow_version) in (select * from unnest($2::text[], $3::int[]))`;
-
 /**
  * Claim due runs of the (name, version) pairs this worker serves, in one statement.
  * One due_at column serves queued runs, delayed starts, sleep wake-ups, retry back-off and expired
@@ -15,11 +9,13 @@ const dueRuns = (s: string, kind: string): string => `
  * with 1,000 runs started at once and a 2 s lease; 2.2 s with this order). So that resumed runs cannot
  * starve new ones, `$6` slots (see claim-share.ts) go first to the oldest new runs; slots a branch
  * leaves empty go to the other.
- * Each branch is a due-ordered walk of its own partial index (workflow_runs_due_resumed / _new,
- * migration 15), so neither reads past the other's rows; each locks only the rows it claims. The outer
- * `limit $4` changes nothing (the branches never return more) but tells the planner the claim's size,
- * which their computed limits hide: without it, it expected thousands of rows and hashed the update's
- * join over a sequential scan of the table.
+ * Each branch is `due_runs()` (migration 17): a due-ordered walk of its own partial index
+ * (workflow_runs_due_resumed / _new, migration 15) that stops after its limit, planned with sorting
+ * off so that a backlog the statistics do not know about is never read whole and sorted; so neither
+ * branch reads past the other's rows, and each locks only the rows it claims. The outer `limit $4`
+ * changes nothing (the branches never return more) but tells the planner the claim's size, which their
+ * computed limits hide: without it, it expected thousands of rows and hashed the update's join over a
+ * sequential scan of the table.
  * SKIP LOCKED lets racing workers take disjoint rows instead of queueing on the same ones; the epoch
  * bump fences every write of a previous owner.
  * A run claimed again (epoch > 1: it ran before) comes with what it recorded (the columns load-steps.sql.ts
@@ -29,16 +25,13 @@ const dueRuns = (s: string, kind: string): string => `
 export const claimRuns = statement(
   'claimRuns',
   (s) => `
-with new_first as materialized (${dueRuns(s, 'lease_epoch = 0')}
-  order by due_at limit least($6::int, $4::int)
-  for update skip locked
-), resumed as materialized (${dueRuns(s, 'lease_epoch > 0')}
-  order by due_at limit $4::int - (select count(*) from new_first)
-  for update skip locked
-), new_rest as materialized (${dueRuns(s, 'lease_epoch = 0')}
-    and id not in (select id from new_first)
-  order by due_at limit $4::int - (select count(*) from new_first) - (select count(*) from resumed)
-  for update skip locked
+with new_first as materialized (
+  select * from "${s}".due_runs($2::text[], $3::int[], true, least($6::int, $4::int))
+), resumed as materialized (
+  select * from "${s}".due_runs($2::text[], $3::int[], false, $4::int - (select count(*)::int from new_first))
+), new_rest as materialized (
+  select * from "${s}".due_runs($2::text[], $3::int[], true, $4::int - (select count(*)::int from new_first) - (select count(*)::int from resumed),
+                                coalesce((select array_agg(id) from new_first), '{}'))
 ), due as (
   select * from (select * from new_first union all select * from resumed union all select * from new_rest) claimed limit $4::int
 )
