@@ -19,7 +19,8 @@ const branch = (s: string, kind: string): string => `
  * call whenever the statistics underestimated the backlog (a table that grew since it was analyzed, a
  * burst of starts): the planner saw a few rows where there were thousands, and a claim cost grew with
  * the backlog (2,500 due runs: 2 to 7 ms a claim instead of a tenth of one). A function is the only
- * place PostgreSQL takes a planner setting for one statement. PL/pgSQL keeps the plans per session.
+ * place PostgreSQL takes a planner setting for one statement. PL/pgSQL keeps the plans per session, and
+ * the generic plan is forced: the plan does not depend on the values, so planning once is enough.
  */
 export class KagziDueRuns1764100000017 implements MigrationInterface {
   name = 'KagziDueRuns1764100000017';
@@ -30,6 +31,7 @@ export class KagziDueRuns1764100000017 implements MigrationInterface {
       create or replace function "${s}".due_runs(p_names text[], p_versions int[], p_new boolean, p_limit int, p_exclude uuid[] default '{}')
       returns table (id uuid, due_at timestamptz) language plpgsql volatile
       set enable_sort = off
+      set plan_cache_mode = force_generic_plan
       as $fn$
       begin
         if p_limit is null or p_limit <= 0 then
