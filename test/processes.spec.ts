@@ -382,8 +382,11 @@ describe('Kagzi across processes (real PostgreSQL, real worker processes)', () =
     ).rows as Array<{ attempt: number; started_at: Date; finished_at: Date }>;
     expect(attempts.map((r) => r.attempt)).toEqual([1, 2, 3, 4]);
     for (let i = 1; i < attempts.length; i++) {
-      // the back-off (1.5 s) was kept across the kill: no attempt started early
-      expect(attempts[i].started_at.getTime() - attempts[i - 1].finished_at.getTime()).toBeGreaterThanOrEqual(1_450);
+      // the back-off (1.5 s) was kept across the kill: no attempt started early. finished_at is the
+      // database's time of the retry record, written after the back-off was reckoned from the attempt's
+      // end, so on a loaded machine it trails by that statement's latency; an attempt that ignored the
+      // back-off would start within milliseconds.
+      expect(attempts[i].started_at.getTime() - attempts[i - 1].finished_at.getTime()).toBeGreaterThanOrEqual(1_300);
     }
   });
 
