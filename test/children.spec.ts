@@ -66,7 +66,14 @@ class FireAndForgetWorkflow implements WorkflowDefinition<{ id: string }, string
   }
 }
 
-const PROVIDERS = [Warehouse, ShipmentWorkflow, OrderWorkflow, FireAndForgetWorkflow];
+@Workflow({ name: 'Children.LongKey' })
+class LongKeyWorkflow implements WorkflowDefinition<{ length: number }, string> {
+  async run(input: { length: number }, ctx: WorkflowContext): Promise<string> {
+    return ctx.executeChild(ShipmentWorkflow, { parcel: 'long-key' }, { idempotencyKey: 'k'.repeat(input.length) });
+  }
+}
+
+const PROVIDERS = [Warehouse, ShipmentWorkflow, OrderWorkflow, FireAndForgetWorkflow, LongKeyWorkflow];
 
 let db: TestDatabase;
 let kagzi: KagziTestApp;
@@ -95,6 +102,16 @@ describe('child workflows', () => {
     expect(parent.children.map((c) => c.runId).sort()).toEqual(children.map((c) => c.id).sort());
     const child = await kagzi.client.getRun(children[0].id);
     expect(child.parentRunId).toBe(handle.runId);
+  });
+
+  it('a child idempotency key over 512 characters fails the parent with a typed error naming the limit, and starts no child', async () => {
+    const handle = await kagzi.client.start(LongKeyWorkflow, { length: 513 });
+    const error = await rejectionOf(handle.result({ timeout: '10s' }));
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((error as WorkflowFailedError).error.message).toMatch(/child options\.idempotencyKey must be 1 to 512 characters; got 513/);
+    expect(await childrenOf(handle.runId)).toEqual([]);
+    const ok = await kagzi.client.start(LongKeyWorkflow, { length: 512 });
+    await expect(ok.result({ timeout: '10s' })).resolves.toBe('picked-long-key');
   });
 
   it('20 children in ctx.parallel fan out and join', async () => {

@@ -49,7 +49,9 @@ async function startChildRun(
   if (scope.inStep) throw new UsageError('ctx.startChild() / ctx.executeChild() was called inside a step body; call it from the workflow code.');
   const onParentClose = options.onParentClose ?? 'cancel';
   if (onParentClose !== 'cancel' && onParentClose !== 'abandon') throw new InvalidOptionsError(`child options.onParentClose must be 'cancel' or 'abandon'; got ${JSON.stringify(onParentClose)}`);
-  const keyProblem = options.idempotencyKey === undefined ? undefined : textProblem(options.idempotencyKey);
+  const key0 = options.idempotencyKey;
+  // The same rule as start()'s key: 1 to 512 characters PostgreSQL can store.
+  const keyProblem = key0 === undefined ? undefined : typeof key0 === 'string' && (key0.length === 0 || key0.length > 512) ? `must be 1 to 512 characters; got ${key0.length}` : textProblem(key0);
   if (keyProblem) throw new InvalidOptionsError(`child options.idempotencyKey ${keyProblem}`);
   const name = run.nameOfWorkflow(workflow);
   const key = run.nextKey(scope.path, CHILD_STEP);
