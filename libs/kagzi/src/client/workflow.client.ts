@@ -152,7 +152,7 @@ export class WorkflowClient implements OnApplicationBootstrap {
     return this.queries.listWorkers();
   }
 
-  /** Records the (name, version) pairs of this process's @Workflow classes, so start() accepts them anywhere; `kagzi replay`'s boot records nothing. */
+  /** Records the (name, version) pairs of this process's `@Workflow` classes, so `start()` accepts them anywhere; `kagzi replay`'s boot records nothing. */
   async onApplicationBootstrap(): Promise<void> {
     if (this.options.replay) return;
     const local = this.registry.all();
