@@ -7,7 +7,9 @@ import { StepError } from './step.error';
  */
 export class ChildWorkflowFailedError extends StepError {
   constructor(
+    /** The child run that failed or was cancelled. */
     readonly childRunId: string,
+    /** The child's own error. */
     readonly error: StepError,
   ) {
     super(`Child workflow run ${childRunId} failed: [${error.kind}] ${error.message}`, {

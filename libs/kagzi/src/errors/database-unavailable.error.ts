@@ -5,5 +5,6 @@ import { KagziError } from './kagzi.error';
  * than `reconnectTimeout`, or the boot used up `retryAttempts`. `cause` is the last connection error.
  */
 export class DatabaseUnavailableError extends KagziError {
+  /** Always `'KAGZI_DATABASE_UNAVAILABLE'`. */
   readonly code = 'KAGZI_DATABASE_UNAVAILABLE';
 }

