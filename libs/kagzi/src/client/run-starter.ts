@@ -12,17 +12,22 @@ import { RunStore } from '../persistence/run.store';
 import { startTrace } from '../tracing/start.trace';
 import { startOptionsSchema } from './client-input';
 import { RunOutcomeWaiter } from './run-outcome.waiter';
+import { StartBatcher } from './start.batcher';
 import { versionError } from './version-errors';
 
 /** `client.start`: checked options, one traced insert (in the caller's transaction with `manager`), the id of the run. */
 export class RunStarter {
+  private readonly group: StartBatcher;
+
   constructor(
     private readonly runs: RunStore,
     private readonly db: KagziDatabase,
     private readonly serializer: PayloadSerializer,
     private readonly connection: ConnectionRetry,
     private readonly waiter: RunOutcomeWaiter,
-  ) {}
+  ) {
+    this.group = new StartBatcher(db);
+  }
 
   async start(name: string, input: unknown, options: StartOptions): Promise<string> {
     const parsed = startOptionsSchema.safeParse(options);
@@ -48,17 +53,27 @@ export class RunStarter {
     }
     // Before the insert: a result() awaited in this process then needs no first read (see RunOutcomeWaiter).
     this.waiter.expect(id);
+    const traceContext = traced.carrier ? JSON.stringify(traced.carrier) : undefined;
     const runId = await traced
-      .around(() => this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
-        const inserted = await this.runs.insertRun(run);
-        traced.version(inserted.version);
-        if (inserted.id) return this.started(name, inserted.version, inserted.id);
-        // A repeated idempotency key returns the first run, even if its version was deprecated since.
-        const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
-        if (existing) return existing;
-        if (attempt > 1 && (await this.runs.getRunOutcome(id))) return this.started(name, options.version, id);
-        throw versionError(name, options.version, inserted);
-      }))
+      .around(async () => {
+        // Grouped with other starts when one is in flight (start.batcher.ts); else, or when the group cannot settle it, alone.
+        const grouped = await this.group.submit({ id, name, version: options.version, input: text, idempotencyKey: options.idempotencyKey, delayMs, traceContext });
+        if (grouped.kind === 'existing') return grouped.id;
+        if (grouped.kind === 'inserted') {
+          traced.version(grouped.version);
+          return this.started(name, grouped.version, grouped.id);
+        }
+        return this.connection.run(`start() of workflow "${name}" (run id ${id})`, async (attempt) => {
+          const inserted = await this.runs.insertRun(run);
+          traced.version(inserted.version);
+          if (inserted.id) return this.started(name, inserted.version, inserted.id);
+          // A repeated idempotency key returns the first run, even if its version was deprecated since.
+          const existing = options.idempotencyKey === undefined ? undefined : await this.runs.findRunIdByKey(name, options.idempotencyKey);
+          if (existing) return existing;
+          if ((attempt > 1 || grouped.afterLostReply) && (await this.runs.getRunOutcome(id))) return this.started(name, options.version, id);
+          throw versionError(name, options.version, inserted);
+        });
+      })
       .catch((err: unknown) => {
         this.waiter.forget(id);
         throw err;
