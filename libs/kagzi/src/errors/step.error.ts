@@ -7,7 +7,7 @@ export interface StepErrorOptions {
   kind?: ErrorKind;
   /** Your own stable code for the failure (stored and shown with the error). */
   code?: string;
-  /** Wait at least this long before the next attempt (overrides the policy's back-off when longer). */
+  /** Wait this long before the next attempt, instead of the policy's back-off (the policy still decides whether there is one). */
   retryAfter?: Duration;
   /** Storable details to keep with the error. */
   context?: Record<string, unknown>;
@@ -73,7 +73,7 @@ export class StepError extends Error {
   stepName = '';
   /** When it was created (or, rebuilt from the database, when it happened). */
   occurredAt: Date = new Date();
-  /** The smallest wait before the next attempt, in milliseconds, from `options.retryAfter`. */
+  /** The wait before the next attempt, in milliseconds, from `options.retryAfter` (replaces the back-off). */
   retryAfterMs?: number;
 
   /**

@@ -3,24 +3,39 @@ import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { ErrorKind, isErrorKind } from '../errors/error-kind';
 import { PermanentError, StepError } from '../errors/step.error';
 
+/**
+ * Which failures a policy retries: `'retryable'` (default) those whose `retryable` flag is set (see {@link ErrorKind}),
+ * `'any'` every one, a list of kinds, or a predicate. PermanentError, NON_DETERMINISM and CANCELLED are never retried.
+ */
 export type RetryOn = 'retryable' | 'any' | ErrorKind[] | ((error: StepError) => boolean);
 
-/** `maxElapsed`: no retry starts later than this after the step's first attempt started. */
+/** Options of {@link RetryPolicy.exponential}; an unknown key is an InvalidOptionsError. */
 export interface ExponentialRetryOptions {
-  /** Executions in all, first try included; `Infinity` retries until `maxElapsed` (or forever without it). */
+  /** Executions in all, first try included (an integer ≥ 1); `Infinity` retries until `maxElapsed` (or forever without it). Default 5. */
   maxAttempts?: number;
+  /** No retry starts later than this after the step's first attempt started (at least 1 ms). Default: no limit. */
   maxElapsed?: Duration;
+  /** The wait before the first retry. Default `'1s'`. */
   initialInterval?: Duration;
+  /** Each wait is the previous one times this (≥ 1). Default 2. */
   multiplier?: number;
+  /** No wait is longer than this (before jitter). Default `'1h'`. */
   maxInterval?: Duration;
+  /** Spread each wait by up to ± this fraction of it, between 0 and 1. Default 0.25. */
   jitter?: number;
+  /** Which failures are retried. Default `'retryable'`. */
   retryOn?: RetryOn;
 }
 
+/** Options of {@link RetryPolicy.fixed}; an unknown key is an InvalidOptionsError. */
 export interface FixedRetryOptions {
+  /** Executions in all, first try included (an integer ≥ 1, or `Infinity`). Default 3. */
   maxAttempts?: number;
+  /** No retry starts later than this after the step's first attempt started (at least 1 ms). Default: no limit. */
   maxElapsed?: Duration;
+  /** The wait between attempts, without jitter. Default `'5s'`. */
   interval?: Duration;
+  /** Which failures are retried. Default `'retryable'`. */
   retryOn?: RetryOn;
 }
 
@@ -32,15 +47,28 @@ export interface FixedRetryOptions {
  */
 export class RetryPolicy {
   private constructor(
+    /** Executions in all, first try included; `Infinity` for no cap. */
     readonly maxAttempts: number,
+    /** The wait before the first retry, in milliseconds. */
     readonly initialIntervalMs: number,
+    /** Each wait is the previous one times this (1 for fixed). */
     readonly multiplier: number,
+    /** The longest wait before jitter, in milliseconds. */
     readonly maxIntervalMs: number,
+    /** The ± fraction each wait is spread by (0 for fixed). */
     readonly jitter: number,
+    /** Which failures are retried. */
     readonly retryOn: RetryOn,
+    /** The time budget from the first attempt's start, in milliseconds; undefined for none. */
     readonly maxElapsedMs?: number,
   ) {}
 
+  /**
+   * Waits that grow: `initialInterval`, then times `multiplier` each retry, capped at `maxInterval`, spread by `jitter`.
+   * Defaults: 5 attempts, 1s, ×2, 1h, 0.25, `'retryable'`, no `maxElapsed`.
+   * @throws {InvalidOptionsError} when an option is unknown or out of range (a bad duration, `multiplier` < 1,
+   * `jitter` outside [0, 1], `maxAttempts` not an integer ≥ 1 or `Infinity`, `retryOn` not one of its forms).
+   */
   static exponential(options: ExponentialRetryOptions = {}): RetryPolicy {
     checkKeys(options, ['maxAttempts', 'maxElapsed', 'initialInterval', 'maxInterval', 'multiplier', 'jitter', 'retryOn'], 'RetryPolicy.exponential');
     const initial = toMilliseconds(options.initialInterval ?? '1s', 'RetryPolicy.exponential initialInterval');
@@ -53,6 +81,10 @@ export class RetryPolicy {
     return new RetryPolicy(checkAttempts(options.maxAttempts ?? 5), initial, multiplier, max, jitter, checkRetryOn(options.retryOn), elapsed);
   }
 
+  /**
+   * The same wait between attempts. Defaults: 3 attempts, `'5s'`, `'retryable'`, no `maxElapsed`.
+   * @throws {InvalidOptionsError} when an option is unknown or out of range (as for {@link RetryPolicy.exponential}).
+   */
   static fixed(options: FixedRetryOptions = {}): RetryPolicy {
     checkKeys(options, ['maxAttempts', 'maxElapsed', 'interval', 'retryOn'], 'RetryPolicy.fixed');
     const interval = toMilliseconds(options.interval ?? '5s', 'RetryPolicy.fixed interval');
@@ -60,6 +92,7 @@ export class RetryPolicy {
     return new RetryPolicy(checkAttempts(options.maxAttempts ?? 3), interval, 1, interval, 0, checkRetryOn(options.retryOn), elapsed);
   }
 
+  /** One attempt, never retried. */
   static none(): RetryPolicy {
     return new RetryPolicy(1, 0, 1, 0, 0, 'retryable');
   }

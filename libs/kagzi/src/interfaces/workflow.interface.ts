@@ -5,8 +5,11 @@ import { StepError } from '../errors/step.error';
 
 /** The execution context a workflow's `run` receives. */
 export interface WorkflowContext {
+  /** The run's id. */
   readonly runId: string;
+  /** The workflow's registered name. */
   readonly workflowName: string;
+  /** The version the run is pinned to. */
   readonly version: number;
   /** Aborted when a cancel is delivered, on drain timeout, and when this worker loses the run's lease. */
   readonly signal: AbortSignal;
@@ -45,7 +48,9 @@ export interface WorkflowContext {
    * first failure and aborts the other branches; `collect-all` resolves with a Settled per branch.
    */
   parallel<const T extends readonly Branch[]>(branches: T, options?: { strategy?: 'fail-fast' }): Promise<ParallelOutput<T>>;
+  /** `collect-all`: waits for every branch and resolves with a {@link Settled} per branch, in order. */
   parallel<const T extends readonly Branch[]>(branches: T, options: { strategy: 'collect-all' }): Promise<ParallelSettled<T>>;
+  /** Either strategy, chosen at run time: the result is a {@link ParallelOutput} or a {@link ParallelSettled}. */
   parallel<const T extends readonly Branch[]>(
     branches: T,
     options?: { strategy?: 'fail-fast' | 'collect-all' },
@@ -72,6 +77,7 @@ export interface WorkflowContext {
   continueAsNew(input: unknown): Promise<never>;
 }
 
+/** Options of `ctx.race`. */
 export interface RaceOptions {
   /** Abort the branches that did not win (default true); with false they keep running and their steps are recorded. */
   cancelLosers?: boolean;
@@ -80,27 +86,53 @@ export interface RaceOptions {
 /** A branch of `ctx.parallel` / `ctx.race`: a function that may call any number of steps. */
 export type Branch<V = unknown> = () => Promise<V>;
 
+/**
+ * The value a branch resolves with.
+ * @inline
+ */
 type BranchValue<F> = F extends () => Promise<infer V> ? V : never;
 
 /** A tuple of branches gives a tuple of their values; an array gives an array. */
 export type ParallelOutput<T extends readonly Branch[]> = { -readonly [K in keyof T]: BranchValue<T[K]> };
 
+/** What `ctx.parallel(…, { strategy: 'collect-all' })` resolves with: a {@link Settled} per branch, in order. */
 export type ParallelSettled<T extends readonly Branch[]> = { -readonly [K in keyof T]: Settled<BranchValue<T[K]>> };
 
-export type RaceResult<T extends readonly Branch[]> = { index: number; value: BranchValue<T[number]> };
+/** What `ctx.race` resolves with: the winning branch's index and value. */
+export type RaceResult<T extends readonly Branch[]> = {
+  /** The winner's index in the branches passed. */
+  index: number;
+  /** The winner's value. */
+  value: BranchValue<T[number]>;
+};
 
 /** What a `@Workflow` class implements. */
 export interface WorkflowDefinition<I = unknown, O = unknown> {
+  /** The workflow's code: called with the run's input and context, on every execution (a replay re-runs it against the recorded history). */
   run(input: I, ctx: WorkflowContext): Promise<O>;
 }
 
 /** A workflow named by its registered name or by its class. */
 export type WorkflowRef<I = unknown, O = unknown> = string | Type<WorkflowDefinition<I, O>>;
 
-export type Settled<T> = { status: 'fulfilled'; value: T } | { status: 'rejected'; error: StepError };
+/** How one branch of `ctx.parallel(…, { strategy: 'collect-all' })` ended: its value, or its error. */
+export type Settled<T> =
+  | {
+      /** The branch resolved. */
+      status: 'fulfilled';
+      /** Its value. */
+      value: T;
+    }
+  | {
+      /** The branch failed. */
+      status: 'rejected';
+      /** Its error, as a StepError. */
+      error: StepError;
+    };
 
 /** Options of `ctx.startChild` / `ctx.executeChild`. */
 export interface ChildOptions {
+  /** Pin the child to this version; default: the child workflow's default version. */
   version?: number;
   /** Default: derived from the parent run and the call's step key. */
   idempotencyKey?: string;

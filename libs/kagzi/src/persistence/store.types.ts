@@ -27,9 +27,14 @@ export interface ClaimedRun {
   claimedAt: number;
 }
 
-/** The (workflow name, version) pairs a worker serves, as two arrays for `unnest`. */
+/**
+ * The (workflow name, version) pairs a worker serves, as two arrays for `unnest`.
+ * @inline
+ */
 export interface ServedPairs {
+  /** The workflow names, one per pair. */
   names: string[];
+  /** The versions, at the same positions as `names`. */
   versions: number[];
 }
 

@@ -19,16 +19,17 @@ import { ClaimLoop } from './claim-loop';
 import { LeaseKeeper } from './lease-keeper';
 import { servedPairs, WorkerRegistration } from './worker-registration';
 
+/** CREATED until bootstrap (and for good with `worker: false`), RUNNING while it claims, DRAINING at shutdown, then STOPPED. */
 export type WorkerState = 'CREATED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
 
 /** What health checks and operators read about this process's worker. */
 export interface WorkerSnapshot {
-  state: WorkerState;
-  activeRuns: number;
-  concurrency: number;
-  lastPollAt?: Date;
-  lastHeartbeatAt?: Date;
-  served: ServedPairs;
+  /** The worker's lifecycle state. */ state: WorkerState;
+  /** Runs it holds now. */ activeRuns: number;
+  /** How many runs it executes at once (0 with `worker: false`). */ concurrency: number;
+  /** When the claim loop last polled; absent before the first poll. */ lastPollAt?: Date;
+  /** When it last renewed its leases and heartbeat; absent before the first. */ lastHeartbeatAt?: Date;
+  /** The (name, version) pairs it serves. */ served: ServedPairs;
 }
 
 /** A run this worker executes, from its claim until its execution ended. */
@@ -47,10 +48,9 @@ interface Running {
 }
 
 /**
- * The worker's Nest lifecycle: on application bootstrap it registers, starts keeping leases and starts
- * the claim loop; in beforeApplicationShutdown it drains (stop claiming, let runs finish up to
- * `shutdownTimeout`, hand the rest back). At most `concurrency` runs execute at once. Installs no
- * signal handlers.
+ * The worker's Nest lifecycle: on application bootstrap it registers, keeps leases and starts the claim loop; in
+ * beforeApplicationShutdown it drains (stop claiming, let runs finish up to `shutdownTimeout`, hand the rest back).
+ * At most `concurrency` runs execute at once. Installs no signal handlers.
  */
 @Injectable()
 export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -85,11 +85,11 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.reconnectTimeoutMs = options.reconnectTimeoutMs;
   }
 
-  get state(): WorkerState {
+  /** Its lifecycle state. */ get state(): WorkerState {
     return this.currentState;
   }
 
-  get name(): string | undefined {
+  /** `worker.name`; undefined with `worker: false`. */ get name(): string | undefined {
     return this.options ? this.options.name : undefined;
   }
 
@@ -105,7 +105,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     };
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /** Nest calls it: registers the worker and starts claiming; throws DatabaseUnavailableError past `reconnectTimeout`. */ async onApplicationBootstrap(): Promise<void> {
     const options = this.options;
     if (!options) {
       this.readyResolve();
