@@ -1,8 +1,10 @@
 /**
  * Group commit of step records (step-commit.batcher.ts): records submitted together go in one
  * statement, each still fenced by its own run's lease; a batch statement that fails is replayed one
- * record at a time, so one run's trouble is never another's. Then, end to end: concurrent runs whose
- * steps count their calls record every step exactly once with fewer commit statements than steps.
+ * record at a time, so one run's trouble is never another's. The group finish of runs
+ * (finish.batcher.ts) likewise, with a child run's end left to the statement that tells its parent.
+ * Then, end to end: concurrent runs whose steps count their calls record every step exactly once with
+ * fewer commit statements than steps.
  */
 import { Injectable } from '@nestjs/common';
 import { Step, Workflow, WorkflowDefinition } from '@kagzi/nestjs';
@@ -137,6 +139,33 @@ test('a lone record goes at once in the one-record statement', async () => {
   const [lease] = await heldRuns(1);
   await expect(store.commitStep(lease, record('solo', '1'))).resolves.toEqual({ kind: 'committed' });
   expect([named('commitStep'), named('commitSteps')]).toEqual([1, 0]);
+});
+
+test('ends submitted together finish in one statement, each fenced; a lost lease writes nothing; a child run is finished alone (its parent hears of it)', async () => {
+  const leases = await heldRuns(4);
+  // The third is a child: its end must reach its parent, which the group statement leaves to finish-run.sql.ts.
+  const [parent] = await heldRuns(1);
+  await sql(db.url, `update "${SCHEMA}".workflow_runs set parent_run_id = $1 where id = $2`, [parent.runId, leases[2].runId]);
+  sent = [];
+  const stale = { ...leases[1], epoch: 7 };
+  const ends = await Promise.all([
+    store.finishRun(leases[0], 'COMPLETED', '{"json":1}', null),
+    store.finishRun(stale, 'COMPLETED', '{"json":2}', null),
+    store.finishRun(leases[2], 'COMPLETED', '{"json":3}', null),
+    store.finishRun(leases[3], 'FAILED', null, { name: 'StepError', kind: 'UNKNOWN', message: 'boom', retryable: false, attempt: 1, stepName: 's', occurredAt: new Date().toISOString() } as never),
+  ]);
+  expect(ends).toEqual([true, false, true, true]);
+  expect(named('finishRuns')).toBe(1);
+  expect(named('finishRun')).toBe(2); // the child, and the stale lease (which then writes nothing)
+  const rows = await sql<{ id: string; status: string; output: unknown }>(db.url, `select id, status, output from "${SCHEMA}".workflow_runs where id = any($1::uuid[])`, [leases.map((l) => l.runId)]);
+  const byId = new Map(rows.map((r) => [r.id, [r.status, r.output]]));
+  expect(byId.get(leases[0].runId)).toEqual(['COMPLETED', { json: 1 }]);
+  expect(byId.get(leases[1].runId)).toEqual(['RUNNING', null]);
+  expect(byId.get(leases[2].runId)).toEqual(['COMPLETED', { json: 3 }]);
+  expect(byId.get(leases[3].runId)?.[0]).toBe('FAILED');
+  // The parent heard of its child's end: the signal the single statement sends.
+  const [{ n }] = await sql<{ n: number }>(db.url, `select count(*)::int as n from "${SCHEMA}".signals where workflow_run_id = $1`, [parent.runId]);
+  expect(n).toBe(1);
 });
 
 test('end to end: 40 concurrent runs record each of their 120 steps exactly once, in fewer statements than steps', async () => {

@@ -1,6 +1,7 @@
 import { SerializedStepError } from '../errors/step.error';
 import { RunStatus } from '../interfaces/run.interface';
 import { ClaimShare } from './claim-share';
+import { FinishBatcher } from './finish.batcher';
 import { StepCommitBatcher, StepRecord } from './step-commit.batcher';
 import { KagziDatabase, StatementRunner } from './kagzi-database';
 import { ClaimedRunRow, InsertRunResult, RetryRow, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
@@ -12,7 +13,6 @@ import { commitStep } from './sql/commit-step.sql';
 import { countRuns } from './sql/count-runs.sql';
 import { findRunByKey } from './sql/find-run-by-key.sql';
 import { findStep } from './sql/find-step.sql';
-import { finishRun } from './sql/finish-run.sql';
 import { getRunOutcome } from './sql/get-run-outcome.sql';
 import { getRunOutcomes } from './sql/get-run-outcomes.sql';
 import { getRunChildren } from './sql/get-run-children.sql';
@@ -41,9 +41,11 @@ export class RunStore {
   /** Which slots of this process's claims go first to runs never claimed (see claim-share.ts). */
   private readonly claimShare = new ClaimShare();
   private readonly commits: StepCommitBatcher;
+  private readonly finishes: FinishBatcher;
 
   constructor(private readonly db: KagziDatabase) {
     this.commits = new StepCommitBatcher(db);
+    this.finishes = new FinishBatcher(db);
   }
 
   /** Inserts a run pinned to `version` (or the default); the flags say why nothing was inserted. */
@@ -114,10 +116,9 @@ export class RunStore {
     return written ? { kind: 'committed' } : this.whyNotWritten(lease, step.key);
   }
 
-  /** Returns false when the lease was lost (nothing written). */
-  async finishRun(lease: Lease, status: 'COMPLETED' | 'FAILED' | 'CANCELLED', output: string | null, error: SerializedStepError | null): Promise<boolean> {
-    const rows = await this.db.run(finishRun.with({ ...lease, status, output, error }));
-    return rows.length === 1;
+  /** Returns false when the lease was lost (nothing written). Grouped with other ends (finish.batcher.ts). */
+  finishRun(lease: Lease, status: 'COMPLETED' | 'FAILED' | 'CANCELLED', output: string | null, error: SerializedStepError | null): Promise<boolean> {
+    return this.finishes.finish(lease, { status, output, error });
   }
 
   /**
