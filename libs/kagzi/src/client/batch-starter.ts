@@ -22,7 +22,9 @@ import { versionError } from './version-errors';
 
 /** One run to start with `client.startMany`: what `start(workflow, input, options)` takes, as an object. */
 export interface StartManyItem<I = unknown, O = unknown> {
+  /** The workflow, by name or class. */
   workflow: WorkflowRef<I, O>;
+  /** The run's input. */
   input: I;
   /** As for `start()`, except `manager`: a batch joins one transaction, given once in {@link StartManyOptions}. */
   options?: Omit<StartOptions, 'manager'>;

@@ -7,6 +7,7 @@ import { RunStatus } from '../interfaces/run.interface';
  * `client.getHandle(runId)` in another process (or after a restart) is as good as the original.
  */
 export interface WorkflowHandle<O = unknown> {
+  /** The run's id. */
   readonly runId: string;
   /**
    * Resolves with the run's output once it completes; rejects with WorkflowFailedError or

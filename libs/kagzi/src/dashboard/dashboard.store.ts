@@ -10,10 +10,24 @@ import { searchRuns } from '../persistence/sql/search-runs.sql';
 
 /** Runs by status and the backlog, from one snapshot (the statement `kagzi stats` runs). */
 export interface DashboardStats {
+  /** Runs per status (statuses with none are absent). */
   byStatus: Partial<Record<RunStatus, number>>;
+  /** Runs due now that no worker holds: queued, woken, backing off, or whose lease lapsed. */
   backlog: number;
+  /** The oldest due time in the backlog; absent when it is empty. */
   oldestDueAt?: Date;
-  backlogByWorkflow: Array<{ workflowName: string; version: number; backlog: number; oldestDueAt: Date }>;
+  /** The backlog per (workflow, version), oldest due first. */
+  backlogByWorkflow: Array<{
+    /** The workflow's name. */
+    workflowName: string;
+    /** The version. */
+    version: number;
+    /** Its runs due now that no worker holds. */
+    backlog: number;
+    /** The oldest due time among them. */
+    oldestDueAt: Date;
+  }>;
+  /** The database's time of the snapshot. */
   measuredAt: Date;
 }
 

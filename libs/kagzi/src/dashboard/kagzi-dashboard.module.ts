@@ -15,8 +15,10 @@ import { DashboardStore } from './dashboard.store';
  */
 @Module({})
 export class KagziDashboardModule implements OnApplicationBootstrap {
+  /** @internal Nest creates the module. */
   constructor(@Inject(DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions) {}
 
+  /** Nest calls it: warns once when the dashboard has no guards and is not read-only. */
   onApplicationBootstrap(): void {
     if (this.options.guards.length > 0 || this.options.readOnly) return;
     new Logger('KagziDashboard').warn(
@@ -25,6 +27,10 @@ export class KagziDashboardModule implements OnApplicationBootstrap {
     );
   }
 
+  /**
+   * The dashboard module, served under `options.path` (default `'/kagzi'`), writable unless `readOnly`, behind `guards`.
+   * @throws {InvalidOptionsError} when an option is unknown or malformed (a bad path, `readOnly` not a boolean, `guards` not an array of guard classes).
+   */
   static forRoot(options: KagziDashboardOptions = {}): DynamicModule {
     const resolved = resolveDashboardOptions(options);
     return {

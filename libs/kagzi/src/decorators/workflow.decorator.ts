@@ -1,6 +1,7 @@
 import { Injectable, SetMetadata, applyDecorators } from '@nestjs/common';
 import { WORKFLOW_METADATA } from '../kagzi.constants';
 
+/** What `@Workflow()` takes; every field is optional. */
 export interface WorkflowOptions {
   /** Default: the class name. */
   name?: string;
@@ -13,10 +14,20 @@ export interface WorkflowOptions {
    * still in flight is skipped (counted in `listSchedules()`); ticks missed while no worker ran are not
    * replayed. Only the schedule of the workflow's default version ticks. Checked at boot. See docs/schedules.md.
    */
-  schedule?: string | { cron: string; timezone?: string };
+  schedule?:
+    | string
+    | {
+        /** The cron expression: five fields, or six with seconds first. */
+        cron: string;
+        /** An IANA time zone the expression is read in. Default `'UTC'`. */
+        timezone?: string;
+      };
 }
 
-/** Marks a provider class as a workflow. The class must implement `run(input, ctx)`. */
+/**
+ * Marks a provider class as a workflow (and makes it `@Injectable()`). The class must implement `run(input, ctx)`.
+ * Checked at boot: an InvalidOptionsError when the class has no `run`, is not a singleton, or a name, version or schedule is invalid.
+ */
 export function Workflow(options: WorkflowOptions = {}): ClassDecorator {
   return applyDecorators(Injectable(), SetMetadata(WORKFLOW_METADATA, options));
 }

@@ -11,14 +11,30 @@ import { replayRunners } from './replay-registry';
 
 /** How a replay ended. */
 export type ReplayReport =
-  /** The code returned within the recorded history. */
-  | { result: 'completed'; value: unknown }
-  /** The code threw (the run's recorded failure rethrown, a cancel, or its own error). */
-  | { result: 'failed'; error: StepError }
-  /** The code made a call past the records (`at`): a worker would execute it next. Every recorded call before it matched. */
-  | { result: 'continues'; at: string }
-  /** A call no longer matches the record at its key: the run would fail with this NON_DETERMINISM error. */
-  | { result: 'non-deterministic'; error: StepError };
+  | {
+      /** The code returned within the recorded history. */
+      result: 'completed';
+      /** What it returned. */
+      value: unknown;
+    }
+  | {
+      /** The code threw (the run's recorded failure rethrown, a cancel, or its own error). */
+      result: 'failed';
+      /** What it threw, as a StepError. */
+      error: StepError;
+    }
+  | {
+      /** The code made a call past the records: a worker would execute it next. Every recorded call before it matched. */
+      result: 'continues';
+      /** The key of that call. */
+      at: string;
+    }
+  | {
+      /** A call no longer matches the record at its key. */
+      result: 'non-deterministic';
+      /** The NON_DETERMINISM error the run would fail with, naming the call. */
+      error: StepError;
+    };
 
 /**
  * Executes the current code of `workflow` against a recorded history (`client.exportRun`) without side
@@ -28,6 +44,8 @@ export type ReplayReport =
  * a NON_DETERMINISM StepError naming the first call that differs (step name, key, recorded vs now), or
  * with the error the code throws. Needs an app in this process that registers `workflow` (a
  * `KagziModule` app, e.g. from `KagziTesting.create`), whose providers the code's steps belong to.
+ *
+ * @throws {UsageError} when `history` is not one `client.exportRun()` made, or no app in this process registers the workflow.
  */
 export async function replayRun<O = unknown>(workflow: Type<WorkflowDefinition<never, O>> | Type<unknown>, history: RunHistory): Promise<O | undefined> {
   const report = await replayHistory(workflow, history);
@@ -36,7 +54,11 @@ export async function replayRun<O = unknown>(workflow: Type<WorkflowDefinition<n
   throw report.error;
 }
 
-/** `replayRun` with the outcome as a value, for tools that report on many runs (`kagzi replay`). */
+/**
+ * `replayRun` with the outcome as a value, for tools that report on many runs (`kagzi replay`).
+ * @param workflow - The class to replay, or undefined for whichever registered class has the history's name and version.
+ * @throws {UsageError} when `history` is not one `client.exportRun()` made, or no app in this process registers the workflow.
+ */
 export async function replayHistory(workflow: Type<unknown> | undefined, history: RunHistory): Promise<ReplayReport> {
   if (history === null || typeof history !== 'object' || history.format !== 'kagzi.run-history.v1') {
     throw new UsageError('replayRun(): the history is not one client.exportRun() made (expected format "kagzi.run-history.v1")');

@@ -33,11 +33,15 @@ export const runScopeStorage = new AsyncLocalStorage<RunScope>();
 
 /** Which run, step and attempt is executing; e.g. `${runId}:${stepKey}` is an idempotency key for an external API. */
 export interface StepInfo {
+  /** The run's id. */
   runId: string;
+  /** The workflow's name. */
   workflowName: string;
+  /** The version the run is pinned to. */
   version: number;
   /** Unique within the run and the same on every replay. */
   stepKey: string;
+  /** The step's name (`@Step({ name })`, else `Class.method`). */
   stepName: string;
   /** 1 for the first execution, 2 for the first retry, … */
   attempt: number;

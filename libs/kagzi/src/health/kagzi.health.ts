@@ -26,6 +26,11 @@ export class KagziHealthIndicator {
     @Inject(KAGZI_RESOLVED_OPTIONS) private readonly options: ResolvedKagziOptions,
   ) {}
 
+  /**
+   * Checks the database and this process's worker, as described on the class; a client-only process (`worker: false`)
+   * is up when the database answers. Never throws: a failed check is a `down` result.
+   * @param key - The key the result is reported under. Default `'kagzi'`.
+   */
   async isHealthy<const Key extends string = 'kagzi'>(key: Key = 'kagzi' as Key): Promise<HealthIndicatorResult<Key>> {
     const indicator = this.health.check(key);
     const snapshot = this.worker.snapshot();

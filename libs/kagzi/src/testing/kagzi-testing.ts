@@ -39,13 +39,20 @@ export class KagziTesting {
   private closing?: Promise<void>;
 
   private constructor(
+    /** The compiled and initialised Nest testing module: `kt.app.get(Service)`. */
     readonly app: TestingModule,
+    /** The app's WorkflowClient. */
     readonly client: WorkflowClient,
+    /** Virtual time for this app: `kt.clock.advance('1h')`. */
     readonly clock: TestClock,
     /** The schema this app's tables live in. */
     readonly schema: string,
   ) {}
 
+  /**
+   * Compiles and initialises the app (migrations applied in its fresh schema, the worker polling).
+   * Rejects with what the boot threw, e.g. an InvalidOptionsError for bad options or a DatabaseUnavailableError.
+   */
   static async create(options: KagziTestingOptions = {}): Promise<KagziTesting> {
     const schema = `kagzi_test_${randomBytes(6).toString('hex')}`;
     const kagzi = options.options ?? {};

@@ -8,8 +8,11 @@ import { KagziWorker } from '../worker/kagzi.worker';
 
 /** What one `advance` moved: rows whose due time came closer (runs, step waits, sleeps). */
 export interface ClockAdvance {
+  /** Runs not held by a worker whose due time moved (delayed starts, back-offs, parked runs). */
   runs: number;
+  /** Step waits whose due time moved (retry back-offs, signal wait timeouts). */
   waits: number;
+  /** Durable sleeps whose end moved. */
   sleeps: number;
 }
 
@@ -24,6 +27,7 @@ export class TestClock {
   private skippedMs = 0;
   private closed = false;
 
+  /** @internal `KagziTesting.create` makes the clock (`kt.clock`). */
   constructor(
     private readonly db: KagziDatabase,
     private readonly worker: KagziWorker,
@@ -47,6 +51,9 @@ export class TestClock {
    * Moves time ahead by `duration`: what is due within it becomes due now. Only waits already recorded
    * move: advance once the run has reached its sleep or wait (`waitForStatus(handle, 'SLEEPING')`), not
    * before — a sleep that starts after the advance counts its full duration from the new time.
+   *
+   * @throws {UsageError} after `kt.close()`.
+   * @throws {InvalidOptionsError} when `duration` is not a duration.
    */
   async advance(duration: Duration): Promise<ClockAdvance> {
     const ms = toMilliseconds(duration, 'kt.clock.advance() duration');
