@@ -14,7 +14,6 @@ import { ConnectionRetry } from '../persistence/connection-retry';
 import { RunStore } from '../persistence/run.store';
 import { SignalStore } from '../persistence/signal.store';
 import { VersionStore } from '../persistence/version.store';
-import { WorkerStore } from '../persistence/worker.store';
 import type { RunHistory } from '../interfaces/run-history.interface';
 import { assertIdempotencyKey, assertName, assertRunId } from './client-input';
 import { BatchStarter, StartManyItem, StartManyOptions } from './batch-starter';
@@ -27,7 +26,6 @@ import { RunControl } from './run-control';
 import { RunCountFilter, RunQueries } from './run-queries';
 import { RunStarter } from './run-starter';
 import { KagziDatabase } from '../persistence/kagzi-database';
-import { ScheduleStore } from '../persistence/schedule.store';
 import { WorkflowHandle } from './workflow.handle';
 export type { RunCountFilter } from './run-queries';
 
@@ -50,14 +48,12 @@ export class WorkflowClient implements OnApplicationBootstrap {
     @Inject(KAGZI_RESOLVED_OPTIONS) private readonly options: ResolvedKagziOptions,
     private readonly runs: RunStore,
     private readonly versions: VersionStore,
-    private readonly workers: WorkerStore,
     private readonly waiter: RunOutcomeWaiter,
     private readonly registry: WorkflowRegistry,
     private readonly accessor: WorkflowMetadataAccessor,
     private readonly serializer: PayloadSerializer,
     signals: SignalStore,
     private readonly events: EventReader,
-    private readonly schedules: ScheduleStore,
     db: KagziDatabase,
   ) {
     this.connection = new ConnectionRetry(options.reconnectTimeoutMs);
