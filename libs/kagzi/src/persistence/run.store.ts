@@ -1,8 +1,9 @@
 import { SerializedStepError } from '../errors/step.error';
 import { RunStatus } from '../interfaces/run.interface';
 import { ClaimShare } from './claim-share';
-import { FinishBatcher } from './finish.batcher';
-import { StepCommitBatcher, StepRecord } from './step-commit.batcher';
+import { RunEnd, runEnds } from './finish.batcher';
+import { GroupWriter } from './group-writer';
+import { stepCommits, StepRecord } from './step-commit.batcher';
 import { KagziDatabase, StatementRunner } from './kagzi-database';
 import { ClaimedRunRow, InsertRunResult, RetryRow, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 import { cancelRun } from './sql/cancel-run.sql';
@@ -40,12 +41,12 @@ const CANCEL_ROUNDS = 10;
 export class RunStore {
   /** Which slots of this process's claims go first to runs never claimed (see claim-share.ts). */
   private readonly claimShare = new ClaimShare();
-  private readonly commits: StepCommitBatcher;
-  private readonly finishes: FinishBatcher;
+  private readonly commits: GroupWriter<{ lease: Lease; step: StepRecord }>;
+  private readonly finishes: GroupWriter<{ lease: Lease; end: RunEnd }>;
 
   constructor(private readonly db: KagziDatabase) {
-    this.commits = new StepCommitBatcher(db);
-    this.finishes = new FinishBatcher(db);
+    this.commits = stepCommits(db);
+    this.finishes = runEnds(db);
   }
 
   /** Inserts a run pinned to `version` (or the default); the flags say why nothing was inserted. */
@@ -112,13 +113,13 @@ export class RunStore {
    * given (a transactional step), else through the group commit (step-commit.batcher.ts).
    */
   async commitStep(lease: Lease, step: StepRecord, runner?: StatementRunner): Promise<StepCommitOutcome> {
-    const written = runner ? (await runner(commitStep.with({ ...step, ...lease }))).length === 1 : await this.commits.commit(lease, step);
+    const written = runner ? (await runner(commitStep.with({ ...step, ...lease }))).length === 1 : await this.commits.write({ lease, step });
     return written ? { kind: 'committed' } : this.whyNotWritten(lease, step.key);
   }
 
-  /** Returns false when the lease was lost (nothing written). Grouped with other ends (finish.batcher.ts). */
+  /** Returns false when the lease was lost (nothing written). Grouped with other ends (finish.batcher.ts, group-writer.ts). */
   finishRun(lease: Lease, status: 'COMPLETED' | 'FAILED' | 'CANCELLED', output: string | null, error: SerializedStepError | null): Promise<boolean> {
-    return this.finishes.finish(lease, { status, output, error });
+    return this.finishes.write({ lease, end: { status, output, error } });
   }
 
   /**

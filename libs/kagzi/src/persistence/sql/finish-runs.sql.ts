@@ -6,7 +6,7 @@ import { notifyFinished } from './notify-finished.sql';
  * each row fenced by its own lease exactly as finish-run.sql.ts fences one, and each finished run's
  * `finished` NOTIFY sent as that statement sends it. A run with a parent (whose end must reach the
  * parent: finish-run.sql.ts does that) or whose lease is gone is left untouched and absent from the
- * result, which lists the ids finished. Outputs travel as `{"v": output}` (see step-commit.batcher.ts).
+ * result, which lists the ids finished. Outputs travel as `{"v": output}` (see group-writer.ts).
  */
 export const finishRuns = statement(
   'finishRuns',
