@@ -6,8 +6,9 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Step, Workflow, WorkflowDefinition } from '@kagzi/nestjs';
-import { Client, QueryConfig } from 'pg';
+import { QueryConfig } from 'pg';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { recordQueries, statementNames } from './support/sent-queries';
 import { bootKagzi, closeAllApps, deferred, Deferred, KagziTestApp, sql, waitFor } from './support/app';
 
 @Injectable()
@@ -32,7 +33,7 @@ class GatedWorkflow implements WorkflowDefinition<number, number> {
 
 let db: TestDatabase;
 let kagzi: KagziTestApp;
-let sent: string[];
+let queries: QueryConfig[];
 
 beforeAll(async () => {
   db = await createTestDatabase('result_wait');
@@ -42,13 +43,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   kagzi.app.get(Gate).open = deferred();
-  sent = [];
-  const query = Client.prototype.query;
-  jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-    const q = args[0];
-    if (q && typeof q === 'object' && typeof (q as QueryConfig).name === 'string') sent.push(String((q as QueryConfig).name));
-    return (query as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof Client.prototype.query);
+  queries = recordQueries();
 });
 
 afterEach(() => jest.restoreAllMocks());
@@ -58,7 +53,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const outcomeReads = (): number => sent.filter((name) => /getRunOutcome/.test(name)).length;
+const outcomeReads = (): number => statementNames(queries).filter((name) => /getRunOutcome/.test(name)).length;
 const status = async (runId: string): Promise<string> => (await sql<{ status: string }>(db.url, 'select status from kagzi.workflow_runs where id = $1', [runId]))[0].status;
 
 test('result() of a run started here sends no read: the finished notification carries the outcome', async () => {
@@ -93,7 +88,7 @@ test('a run started by another process is read once first (it may have ended lon
   kagzi.app.get(Gate).open.resolve();
   const handle = await kagzi.client.start(GatedWorkflow, 30);
   await expect(handle.result({ timeout: '5s' })).resolves.toBe(31);
-  sent = [];
+  queries.length = 0;
   await expect(other.client.getHandle<number>(handle.runId).result({ timeout: '5s' })).resolves.toBe(31);
   expect(outcomeReads()).toBe(1);
   await other.close();

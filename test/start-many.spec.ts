@@ -22,6 +22,7 @@ import { createTestDatabase, TestDatabase } from './support/database';
 import { bootKagzi, closeAllApps, delay, KagziTestApp, rejectionOf, sql } from './support/app';
 import { SideEffects } from './support/side-effects';
 import { registerTracing } from './fixtures/trace-sdk';
+import { recordQueries } from './support/sent-queries';
 
 const effects = new SideEffects();
 
@@ -283,14 +284,8 @@ describe('what a batch sends', () => {
   });
 
   beforeEach(() => {
-    sent = [];
-    const query = Client.prototype.query;
-    jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-      // The other app's worker (schema kagzi) polls meanwhile: keep what names this schema.
-      const q = (typeof args[0] === 'object' ? args[0] : { text: args[0] }) as QueryConfig;
-      if (this !== listener && (q.name?.startsWith(counted) || String(q.text).includes('start_many_counted'))) sent.push(q);
-      return (query as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof Client.prototype.query);
+    // The other app's worker (schema kagzi) polls meanwhile: keep what names this schema.
+    sent = recordQueries((q, client) => client !== listener && (q.name?.startsWith(counted) === true || String(q.text).includes('start_many_counted')));
   });
 
   afterEach(() => {

@@ -6,7 +6,8 @@
  */
 import { Injectable } from '@nestjs/common';
 import { RetryPolicy, Step, TransientError, Workflow, WorkflowContext, WorkflowDefinition } from '@kagzi/nestjs';
-import { Client, QueryConfig } from 'pg';
+import { QueryConfig } from 'pg';
+import { recordQueries } from './support/sent-queries';
 import { KagziDatabase } from '../libs/kagzi/src/persistence/kagzi-database';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { bootKagzi, closeAllApps, KagziTestApp } from './support/app';
@@ -66,12 +67,7 @@ describe('statements sent to PostgreSQL', () => {
   });
 
   beforeEach(() => {
-    sent = [];
-    const query = Client.prototype.query;
-    jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-      if (args[0] && typeof args[0] === 'object') sent.push(args[0] as QueryConfig);
-      return (query as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof Client.prototype.query);
+    sent = recordQueries((_q, _client, asText) => !asText);
   });
 
   afterEach(async () => {

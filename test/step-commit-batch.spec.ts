@@ -8,12 +8,13 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Step, Workflow, WorkflowDefinition } from '@kagzi/nestjs';
-import { Client, QueryConfig } from 'pg';
+import { QueryConfig } from 'pg';
 import { KagziDatabase } from '../libs/kagzi/src/persistence/kagzi-database';
 import { RunStore } from '../libs/kagzi/src/persistence/run.store';
 import { StepRecord } from '../libs/kagzi/src/persistence/step-commit.batcher';
 import { Lease } from '../libs/kagzi/src/persistence/store.types';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { recordQueries, statementNames } from './support/sent-queries';
 import { bootKagzi, CallCounter, closeAllApps, sql } from './support/app';
 
 const SCHEMA = 'step_commit_batch';
@@ -50,7 +51,7 @@ class BatchedWorkflow implements WorkflowDefinition<number, number> {
 
 let db: TestDatabase;
 let store: RunStore;
-let sent: string[];
+let queries: QueryConfig[];
 
 beforeAll(async () => {
   db = await createTestDatabase('step_commit_batch');
@@ -60,13 +61,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   await sql(db.url, `truncate "${SCHEMA}".workflow_runs cascade`);
-  sent = [];
-  const query = Client.prototype.query;
-  jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-    const q = args[0];
-    if (q && typeof q === 'object' && typeof (q as QueryConfig).name === 'string') sent.push(String((q as QueryConfig).name));
-    return (query as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof Client.prototype.query);
+  queries = recordQueries();
 });
 
 afterEach(() => jest.restoreAllMocks());
@@ -91,7 +86,7 @@ const record = (key: string, output: string): StepRecord => ({
   key, name: 'S.step', status: 'COMPLETED', argsHash: 'h', output, error: null, startedAt: new Date(), attempt: 1,
 });
 
-const named = (name: string): number => sent.filter((n) => n.endsWith(`_${name}`) || n === name).length;
+const named = (name: string): number => statementNames(queries).filter((n) => n.endsWith(`_${name}`) || n === name).length;
 const stepCount = async (): Promise<number> => (await sql<{ n: number }>(db.url, `select count(*)::int as n from "${SCHEMA}".step_runs`))[0].n;
 const attemptCount = async (): Promise<number> => (await sql<{ n: number }>(db.url, `select count(*)::int as n from "${SCHEMA}".step_attempts`))[0].n;
 
@@ -146,7 +141,7 @@ test('ends submitted together finish in one statement, each fenced; a lost lease
   // The third is a child: its end must reach its parent, which the group statement leaves to finish-run.sql.ts.
   const [parent] = await heldRuns(1);
   await sql(db.url, `update "${SCHEMA}".workflow_runs set parent_run_id = $1 where id = $2`, [parent.runId, leases[2].runId]);
-  sent = [];
+  queries.length = 0;
   const stale = { ...leases[1], epoch: 7 };
   const ends = await Promise.all([
     store.finishRun(leases[0], 'COMPLETED', '{"json":1}', null),
