@@ -226,7 +226,8 @@ describe('schedules', () => {
     const deployAt = Date.now();
     const fresh = await boot('new', [V2]); // a worker serving v2: it is the default now
     const deployed = await scheduleOf(fresh, name);
-    await delay(2_600);
+    // Two even seconds at least before the rollback, so a ticker that wakes late on a loaded machine still fires one on v2.
+    await delay(4_600);
     await fresh.client.setDefaultVersion(name, 1);
     const rollbackAt = Date.now();
     const rolledBack = await scheduleOf(fresh, name);
