@@ -79,7 +79,11 @@ describe('after a known mix of completed, retried and failed runs', () => {
     expect(sum(started, { 'kagzi.workflow': 'MeteredOrder', 'kagzi.version': 1 })).toBe(3);
     expect(sum(started, { 'kagzi.workflow': 'MeteredPayment' })).toBe(2);
     expect(sum(started, { 'kagzi.workflow': 'MeteredRefusal' })).toBe(1);
-    const finished = await collect('kagzi.runs.finished');
+    // A run's end is counted once its worker has the finish statement's reply, which may come after result() heard the run's notification.
+    const finished = await waitFor('the six run ends counted', async () => {
+      const points = await collect('kagzi.runs.finished');
+      return sum(points, { 'kagzi.workflow': 'MeteredOrder' }) + sum(points, { 'kagzi.workflow': 'MeteredPayment' }) + sum(points, { 'kagzi.workflow': 'MeteredRefusal' }) >= 6 ? points : undefined;
+    });
     expect(sum(finished, { 'kagzi.workflow': 'MeteredOrder', 'kagzi.status': 'COMPLETED' })).toBe(3);
     expect(sum(finished, { 'kagzi.workflow': 'MeteredPayment', 'kagzi.status': 'COMPLETED' })).toBe(2);
     expect(sum(finished, { 'kagzi.workflow': 'MeteredRefusal', 'kagzi.status': 'FAILED' })).toBe(1);
@@ -146,8 +150,13 @@ test('a lost lease is counted once, and the run completes when claimed again', a
   await expect(handle.result({ timeout: '15s' })).resolves.toBe('l1');
   expect(metricEffects.count('stolen', 'l1')).toBe(2);
   expect(sum(await collect('kagzi.leases.lost'), { 'kagzi.workflow': 'MeteredLease' }) - before).toBe(1);
-  // Its first segment lost the lease, so only the second one ended the run.
-  expect(sum(await collect('kagzi.runs.finished'), { 'kagzi.workflow': 'MeteredLease' })).toBe(1);
+  // Its first segment lost the lease, so only the second one ended the run. The end is counted once the
+  // worker has the finish statement's reply, which may come after result() heard the run's notification.
+  const finished = await waitFor('the run end counted', async () => {
+    const n = sum(await collect('kagzi.runs.finished'), { 'kagzi.workflow': 'MeteredLease' });
+    return n > 0 ? n : undefined;
+  });
+  expect(finished).toBe(1);
 });
 
 test('runs started by signalWithStart, continue-as-new and children are counted where they are created, once each', async () => {
@@ -164,6 +173,9 @@ test('runs started by signalWithStart, continue-as-new and children are counted 
   // The head, then two runs continued as new; their child.
   expect((await started('MeteredChain')) - chain).toBe(3);
   expect((await started('MeteredOrder')) - order).toBe(1);
-  const finished = await collect('kagzi.runs.finished');
+  const finished = await waitFor("the chain's three ends counted", async () => {
+    const points = await collect('kagzi.runs.finished');
+    return sum(points, { 'kagzi.workflow': 'MeteredChain' }) >= 3 ? points : undefined;
+  });
   expect(sum(finished, { 'kagzi.workflow': 'MeteredChain', 'kagzi.status': 'COMPLETED' })).toBe(3);
 });
