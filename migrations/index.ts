@@ -15,6 +15,7 @@ import { KagziTraceContext1764100000014 } from './1764100000014-kagzi-trace-cont
 import { KagziClaimPriority1764100000015 } from './1764100000015-kagzi-claim-priority';
 import { KagziDefaultVersionPlpgsql1764100000016 } from './1764100000016-kagzi-default-version-plpgsql';
 import { KagziDueRuns1764100000017 } from './1764100000017-kagzi-due-runs';
+import { KagziRunSteps1764100000018 } from './1764100000018-kagzi-run-steps';
 
 /** Every Kagzi migration, oldest first. Append new ones; never edit one that has shipped. */
 export const KAGZI_MIGRATIONS = [
@@ -35,4 +36,5 @@ export const KAGZI_MIGRATIONS = [
   KagziClaimPriority1764100000015,
   KagziDefaultVersionPlpgsql1764100000016,
   KagziDueRuns1764100000017,
+  KagziRunSteps1764100000018,
 ];

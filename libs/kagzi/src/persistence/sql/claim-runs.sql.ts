@@ -19,7 +19,10 @@ import { statement } from '../statement';
  * SKIP LOCKED lets racing workers take disjoint rows instead of queueing on the same ones; the epoch
  * bump fences every write of a previous owner.
  * A run claimed again (epoch > 1: it ran before) comes with what it recorded (the columns load-steps.sql.ts
- * reads), so resuming it costs no statement of its own. `trace_context` parents the segment's `kagzi.run` span;
+ * reads), so resuming it costs no statement of its own. `run_steps()` (migration 18) reads them with a
+ * snapshot taken after the run is locked: the branches, volatile functions, see transactions that
+ * committed after this statement began, and a run's history must be at least as new as its row.
+ * `trace_context` parents the segment's `kagzi.run` span;
  * the claim lag (now − the due time it was claimed at) and the run's age feed the metrics.
  */
 export const claimRuns = statement(
@@ -42,12 +45,7 @@ set status = 'RUNNING', lease_owner = $1::text, lease_epoch = r.lease_epoch + 1,
 from due where r.id = due.id
 returning r.id, r.workflow_name, r.workflow_version, r.input, r.lease_epoch, r.cancel_requested_at, r.cancel_cut_at, r.cancel_reason, r.trace_context,
   extract(epoch from now() - due.due_at) * 1000 as claim_lag_ms, extract(epoch from now() - r.started_at) * 1000 as age_ms,
-  case when r.lease_epoch > 1 then (
-    select coalesce(json_agg(json_build_object(
-             'step_key', g.step_key, 'step_name', g.step_name, 'kind', g.kind, 'status', g.status, 'args_hash', g.args_hash,
-             'output', g.output, 'error', g.error, 'attempts', g.attempts, 'next_attempt_at', g.next_attempt_at, 'started_at', g.started_at)), '[]'::json)
-    from "${s}".step_runs g where g.workflow_run_id = r.id
-  ) end as steps`,
+  case when r.lease_epoch > 1 then "${s}".run_steps(r.id) end as steps`,
   (a: { owner: string; names: string[]; versions: number[]; limit: number; leaseMs: number; newFirst: number }) => [
     a.owner, a.names, a.versions, a.limit, a.leaseMs, a.newFirst,
   ],
