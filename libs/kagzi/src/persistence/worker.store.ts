@@ -36,17 +36,22 @@ export class WorkerStore {
   }
 
   /**
-   * One heartbeat: this worker's row, the leases of `held` (returns the ids still owned, each with
-   * whether a cancel waits to be delivered; the others are lost), and LOST marks for workers that stopped beating.
+   * One heartbeat: this worker's row, the leases of `held` (returns the ids still at their epoch, each
+   * with whether a cancel waits to be delivered and whether this worker already released it; the others
+   * are lost), and LOST marks for workers that stopped beating.
    */
-  async heartbeat(worker: { id: string; name: string; status: 'RUNNING' | 'DRAINING'; activeRuns: number }, held: Lease[], leaseMs: number): Promise<Map<string, { cancelPending: boolean }>> {
-    const rows = await this.db.run<{ id: string; cancel_pending: boolean }>(
+  async heartbeat(
+    worker: { id: string; name: string; status: 'RUNNING' | 'DRAINING'; activeRuns: number },
+    held: Lease[],
+    leaseMs: number,
+  ): Promise<Map<string, { cancelPending: boolean; released: boolean }>> {
+    const rows = await this.db.run<{ id: string; cancel_pending: boolean; released: boolean }>(
       heartbeat.with({
         workerId: worker.id, owner: worker.name, runIds: held.map((l) => l.runId), epochs: held.map((l) => l.epoch),
         leaseMs, activeRuns: worker.activeRuns, status: worker.status,
       }),
     );
-    return new Map(rows.map((r) => [r.id, { cancelPending: r.cancel_pending }]));
+    return new Map(rows.map((r) => [r.id, { cancelPending: r.cancel_pending, released: r.released }]));
   }
 
   async releaseRuns(worker: { id: string; name: string }, held: Lease[]): Promise<string[]> {

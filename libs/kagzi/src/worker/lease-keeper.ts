@@ -9,8 +9,11 @@ export interface LeaseKeeperDeps {
   logger: Logger;
   /** The leases this worker holds now. */
   held(): Lease[];
-  /** One heartbeat statement: renews `leases`, returns the run ids still owned (with a cancel to deliver, or not). */
-  beat(leases: Lease[]): Promise<Map<string, { cancelPending: boolean }>>;
+  /**
+   * One heartbeat statement: renews `leases`, returns the run ids still at their epoch (with a cancel
+   * to deliver, or not; `released` when this worker's own park or end committed meanwhile).
+   */
+  beat(leases: Lease[]): Promise<Map<string, { cancelPending: boolean; released: boolean }>>;
   /** This worker can no longer keep the run under `lease`: stop it here (unless it holds it under a newer lease). */
   lose(lease: Lease, reason: string): void;
   /** A cancel of the run under `lease` waits to be delivered (its notification was missed). */
@@ -29,6 +32,8 @@ export class LeaseKeeper {
   private retryTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
   private inFlight = false;
+  /** Runs the last beat found released by this worker yet still held here (`runId@epoch`). */
+  private released = new Set<string>();
   /** When the last heartbeat that renewed the leases was sent (leases are counted from the statement). */
   private renewedAt = Date.now();
   /** The last successful heartbeat (registration counts as one). */
@@ -67,11 +72,18 @@ export class LeaseKeeper {
       this.renewedAt = sentAt;
       this.armDeadline();
       this.lastBeatAt = new Date();
+      const released = new Set<string>();
       for (const lease of leases) {
         const held = owned.get(lease.runId);
-        if (!held) deps.lose(lease, 'its lease could not be renewed (ended elsewhere, or claimed by another worker)');
+        const id = `${lease.runId}@${lease.epoch}`;
+        if (!held) deps.lose(lease, 'its lease could not be renewed (claimed by another worker, or the run is gone)');
+        // Released: this worker's own park or end committed during the beat, and its reply settles the
+        // run here. Still held a beat later, it never will: stopped then.
+        else if (held.released && this.released.has(id)) deps.lose(lease, 'it was released (parked or ended) but its execution here did not stop');
+        else if (held.released) released.add(id);
         else if (held.cancelPending) deps.cancel(lease);
       }
+      this.released = released;
     } catch (err: unknown) {
       // A blip must not cost the leases: try again a quarter interval later, not only at the next tick.
       const retryMs = Math.ceil(deps.heartbeatIntervalMs / 4);

@@ -5,7 +5,11 @@ import { statement } from '../statement';
  * the runs it holds move to now() + lease (never cumulative), and workers that are no longer live
  * (`worker_is_live()`: no heartbeat for 3 of their intervals) are marked LOST with an event (a concurrent tick elsewhere re-checks the
  * row after the first one's update, so each loss is recorded once).
- * Runs missing from the result were lost (claimed by another worker after expiry, ended elsewhere).
+ * Runs missing from the result were lost: claimed by another worker since (a higher epoch), or gone.
+ * A run still at the held epoch but no longer RUNNING under this owner comes back `released`: this
+ * worker's own park, finish or hand-back committed while the beat was in flight and its reply is on
+ * its way (nothing else ends a run a worker holds without claiming it again), so it is neither renewed
+ * nor lost.
  * A held run whose row another transaction has locked right now (its own step commit or end, a child's
  * end waking it) is not extended this beat (SKIP LOCKED) but still counts as held: waiting for that lock
  * while holding the locks of other held runs could deadlock with a child's end, which locks the child's
@@ -20,12 +24,12 @@ with me as (
   set last_heartbeat_at = now(), active_runs = $6::int, status = $7::text, stopped_at = null
   where id = $1::uuid and status <> 'STOPPED'
   returning id
-), owned as (
-  select r.id, r.cancel_requested_at is not null and r.cancel_cut_at is null as cancel_pending
+), at_epoch as (
+  select r.id, r.cancel_requested_at is not null and r.cancel_cut_at is null as cancel_pending,
+         not (r.lease_owner is not distinct from $2::text and r.status = 'RUNNING') as released
   from "${s}".workflow_runs r join unnest($3::uuid[], $4::int[]) as held(id, epoch) on r.id = held.id and r.lease_epoch = held.epoch
-  where r.lease_owner = $2::text and r.status = 'RUNNING'
 ), lockable as (
-  select r.id from "${s}".workflow_runs r where r.id in (select id from owned) order by r.id for update of r skip locked
+  select r.id from "${s}".workflow_runs r where r.id in (select id from at_epoch where not released) order by r.id for update of r skip locked
 ), extended as (
   update "${s}".workflow_runs r
   set due_at = now() + $5::double precision * interval '1 millisecond'
@@ -40,7 +44,7 @@ with me as (
   insert into "${s}".worker_events (worker_id, worker_name, event_type, data)
   select id, name, 'LOST', json_build_object('lastHeartbeatAt', last_heartbeat_at, 'detectedBy', $2::text) from lost
 )
-select id, cancel_pending from owned`,
+select id, cancel_pending, released from at_epoch`,
   (a: { workerId: string; owner: string; runIds: string[]; epochs: number[]; leaseMs: number; activeRuns: number; status: 'RUNNING' | 'DRAINING' }) => [
     a.workerId, a.owner, a.runIds, a.epochs, a.leaseMs, a.activeRuns, a.status,
   ],
