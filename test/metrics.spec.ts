@@ -6,10 +6,11 @@
  */
 import { metrics } from '@opentelemetry/api';
 import { DataPoint, Histogram, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { bootKagzi, closeAllApps, deferred, KagziTestApp, waitFor } from './support/app';
 import {
-  holds, METERED_PROVIDERS, MeteredChain, MeteredInbox, MeteredGateV2, MeteredHold, MeteredLease, MeteredOrder, MeteredPayment, MeteredRefusal, metricEffects, metricsDb,
+  holds, METERED_PROVIDERS, MeteredChain, MeteredInbox, MeteredGateV1, MeteredGateV2, MeteredHold, MeteredLease, MeteredOrder, MeteredPayment, MeteredRefusal, metricEffects, metricsDb,
 } from './fixtures/metrics-workflows';
 
 /** A pull reader: the test collects when it wants to look. */
@@ -178,4 +179,44 @@ test('runs started by signalWithStart, continue-as-new and children are counted 
     return sum(points, { 'kagzi.workflow': 'MeteredChain' }) >= 3 ? points : undefined;
   });
   expect(sum(finished, { 'kagzi.workflow': 'MeteredChain', 'kagzi.status': 'COMPLETED' })).toBe(3);
+});
+
+test('runs started in a caller transaction are counted once it commits: not when it (or the savepoint around the start) rolls back', async () => {
+  const started = async (): Promise<number> => sum(await collect('kagzi.runs.started'), { 'kagzi.workflow': 'MeteredGate', 'kagzi.version': 1 });
+  const dataSource = new DataSource({ type: 'postgres', url: db.url });
+  await dataSource.initialize();
+  try {
+    const before = await started();
+    const rolledBack = dataSource.transaction(async (manager) => {
+      await kagzi.client.start(MeteredGateV1, 'rb-1', { version: 1, manager });
+      await kagzi.client.startMany([{ workflow: MeteredGateV1, input: 'rb-2', options: { version: 1 } }], { manager });
+      throw new Error('the order was refused');
+    });
+    await expect(rolledBack).rejects.toThrow('the order was refused');
+    expect(await started()).toBe(before);
+
+    await dataSource.transaction(async (manager) => {
+      await kagzi.client.start(MeteredGateV1, 'c-1', { version: 1, manager });
+      await kagzi.client.startMany(['c-2', 'c-3'].map((input) => ({ workflow: MeteredGateV1, input, options: { version: 1 } })), { manager });
+      // Inside a savepoint that is rolled back: never existed.
+      const runner = manager.queryRunner!;
+      await runner.startTransaction();
+      await kagzi.client.start(MeteredGateV1, 'sp-1', { version: 1, manager });
+      await runner.rollbackTransaction();
+      // Inside a savepoint that is released: part of the transaction.
+      await runner.startTransaction();
+      await kagzi.client.start(MeteredGateV1, 'sp-2', { version: 1, manager });
+      await runner.commitTransaction();
+      expect(await started()).toBe(before); // not before the commit
+    });
+    expect(await started()).toBe(before + 4);
+    const [{ n }] = await dataSource.query(`select count(*)::int as n from kagzi.workflow_runs where workflow_name = 'MeteredGate' and workflow_version = 1`);
+    expect(n).toBe(4);
+
+    // A manager outside any transaction: its insert commits on its own and is counted at once.
+    await kagzi.client.start(MeteredGateV1, 'auto-1', { version: 1, manager: dataSource.manager });
+    expect(await started()).toBe(before + 5);
+  } finally {
+    await dataSource.destroy();
+  }
 });

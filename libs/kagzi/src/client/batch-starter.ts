@@ -11,6 +11,7 @@ import { PayloadSerializer } from '../execution/payload.serializer';
 import { StartOptions } from '../interfaces/run.interface';
 import { WorkflowRef } from '../interfaces/workflow.interface';
 import { recordRunStarted } from '../metrics/run.metrics';
+import { afterCallerCommit } from '../persistence/after-caller-commit';
 import { assertCallerDatabase, CallerSql, CallerTransaction } from '../persistence/caller-transaction';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { KagziDatabase } from '../persistence/kagzi-database';
@@ -102,11 +103,15 @@ export class BatchStarter {
       throw itemError(batch.itemOf[result.blocked_item - 1], '', versionError(row.name, row.version, flags));
     }
     const runIds = await this.resolveMissing(batch, result.run_ids, manager);
-    batch.rows.forEach((row, j) => {
-      const version = result.versions[j];
-      batch.traces[j].version(version);
-      if (version !== null) recordRunStarted(row.name, version);
-    });
+    const count = (): void =>
+      batch.rows.forEach((row, j) => {
+        const version = result.versions[j];
+        if (version !== null) recordRunStarted(row.name, version);
+      });
+    batch.rows.forEach((_row, j) => batch.traces[j].version(result.versions[j]));
+    // In a caller's transaction the runs are counted once it commits: rolled back, they never existed.
+    if (manager === undefined) count();
+    else afterCallerCommit(manager, count);
     return runIds;
   }
 

@@ -5,6 +5,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { PayloadSerializer } from '../execution/payload.serializer';
 import { StartOptions } from '../interfaces/run.interface';
 import { recordRunStarted } from '../metrics/run.metrics';
+import { afterCallerCommit } from '../persistence/after-caller-commit';
 import { CallerTransaction } from '../persistence/caller-transaction';
 import { ConnectionRetry } from '../persistence/connection-retry';
 import { KagziDatabase } from '../persistence/kagzi-database';
@@ -45,7 +46,12 @@ export class RunStarter {
       return traced.around(async () => {
         const inserted = await caller.insertRun(run);
         traced.version(inserted.version);
-        if (inserted.id) return this.started(name, inserted.version, inserted.id);
+        if (inserted.id) {
+          const { version } = inserted;
+          // Counted once the caller's transaction commits: rolled back, the run never existed.
+          afterCallerCommit(options.manager as object, () => recordRunStarted(name, version));
+          return inserted.id;
+        }
         const existing = options.idempotencyKey === undefined ? undefined : await caller.findRunIdByKey(name, options.idempotencyKey);
         if (existing) return existing;
         throw versionError(name, options.version, inserted);
