@@ -18,19 +18,9 @@ import { observeActiveRuns, recordLeaseLost } from '../metrics/run.metrics';
 import { ClaimLoop } from './claim-loop';
 import { LeaseKeeper } from './lease-keeper';
 import { servedPairs, WorkerRegistration } from './worker-registration';
+import { WorkerSnapshot, WorkerState } from './worker-snapshot';
 
-/** CREATED until bootstrap (and for good with `worker: false`), RUNNING while it claims, DRAINING at shutdown, then STOPPED. */
-export type WorkerState = 'CREATED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
-
-/** What health checks and operators read about this process's worker. */
-export interface WorkerSnapshot {
-  /** The worker's lifecycle state. */ state: WorkerState;
-  /** Runs it holds now. */ activeRuns: number;
-  /** How many runs it executes at once (0 with `worker: false`). */ concurrency: number;
-  /** When the claim loop last polled; absent before the first poll. */ lastPollAt?: Date;
-  /** When it last renewed its leases and heartbeat; absent before the first. */ lastHeartbeatAt?: Date;
-  /** The (name, version) pairs it serves. */ served: ServedPairs;
-}
+export type { WorkerSnapshot, WorkerState } from './worker-snapshot';
 
 /** A run this worker executes, from its claim until its execution ended. */
 interface HeldRun {
@@ -105,7 +95,8 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     };
   }
 
-  /** Nest calls it: registers the worker and starts claiming; throws DatabaseUnavailableError past `reconnectTimeout`. */ async onApplicationBootstrap(): Promise<void> {
+  /** Nest calls it: registers the worker and starts claiming; throws DatabaseUnavailableError past `reconnectTimeout`. */
+  async onApplicationBootstrap(): Promise<void> {
     const options = this.options;
     if (!options) {
       this.readyResolve();
@@ -120,7 +111,8 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const leases = this.keepLeases(options, registration);
     const loop = this.claimLoop(options, leases);
     const unsubscribe = [
-      this.notifications.onWakeup(() => loop.wake()),
+      // A run of a workflow this worker does not serve cannot be claimed here: no claim for it.
+      this.notifications.onWakeup((name) => this.served.names.includes(name) && loop.wake()),
       // A cancel of a run this worker holds: its code receives it at its pending await.
       this.notifications.onCancel((runId) => this.held.get(runId)?.execution.cancel.deliver()),
       // A run this worker holds ended elsewhere: stop it here too. (Its own end notifies as well.)

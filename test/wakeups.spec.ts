@@ -1,0 +1,58 @@
+/**
+ * A `wakeup` notification (payload: the workflow's name) makes a worker claim only when it serves that
+ * workflow: a worker limited by `worker.workflows` is not woken by the starts of the others, which it
+ * could not claim. Two workers on one database, each serving one workflow and polling only every 30 s,
+ * so every claim counted here was caused by a notification.
+ */
+import { QueryConfig } from 'pg';
+import { Workflow, WorkflowDefinition } from '@kagzi/nestjs';
+import { createTestDatabase, TestDatabase } from './support/database';
+import { bootKagzi, closeAllApps, KagziTestApp } from './support/app';
+import { recordQueries } from './support/sent-queries';
+
+@Workflow({ name: 'Wake.Mine' })
+class MineWorkflow implements WorkflowDefinition<string, string> {
+  async run(id: string): Promise<string> {
+    return `mine ${id}`;
+  }
+}
+
+@Workflow({ name: 'Wake.Theirs' })
+class TheirsWorkflow implements WorkflowDefinition<string, string> {
+  async run(id: string): Promise<string> {
+    return `theirs ${id}`;
+  }
+}
+
+let db: TestDatabase;
+let mine: KagziTestApp;
+
+beforeAll(async () => {
+  db = await createTestDatabase('wakeups');
+  const providers = [MineWorkflow, TheirsWorkflow];
+  mine = await bootKagzi({ url: db.url, providers, worker: { name: 'wake-mine', workflows: ['Wake.Mine'], pollInterval: '30s' } });
+  await bootKagzi({ url: db.url, providers, worker: { name: 'wake-theirs', workflows: ['Wake.Theirs'], pollInterval: '30s' } });
+});
+
+afterAll(async () => {
+  jest.restoreAllMocks();
+  await closeAllApps();
+  await db?.drop();
+});
+
+const isClaim = (q: QueryConfig): boolean => typeof q.name === 'string' && q.name.endsWith('_claimRuns');
+const claimsBy = (sent: QueryConfig[], worker: string): number => sent.filter((q) => isClaim(q) && q.values?.[0] === worker).length;
+
+it('a worker is not woken by the starts of a workflow it does not serve, and is by its own', async () => {
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the boot claims are over
+  const sent = recordQueries(isClaim);
+  const theirs = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => mine.client.start(TheirsWorkflow, id)));
+  for (const [i, handle] of theirs.entries()) await expect(handle.result({ timeout: '10s' })).resolves.toBe(`theirs ${'abcde'[i]}`);
+  expect(claimsBy(sent, 'wake-theirs')).toBeGreaterThanOrEqual(1);
+  expect(claimsBy(sent, 'wake-mine')).toBe(0);
+
+  // Its own workflow's start wakes it at once (its poll is 30 s away).
+  const own = await mine.client.start(MineWorkflow, 'm');
+  await expect(own.result({ timeout: '5s' })).resolves.toBe('mine m');
+  expect(claimsBy(sent, 'wake-mine')).toBeGreaterThanOrEqual(1);
+});
