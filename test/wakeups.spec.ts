@@ -56,3 +56,19 @@ it('a worker is not woken by the starts of a workflow it does not serve, and is 
   await expect(own.result({ timeout: '5s' })).resolves.toBe('mine m');
   expect(claimsBy(sent, 'wake-mine')).toBeGreaterThanOrEqual(1);
 });
+
+it('one insert of runs of several workflows wakes the workers of each (startMany, and start() calls grouped)', async () => {
+  const [m1, t1] = await mine.client.startMany([
+    { workflow: MineWorkflow, input: 'many-m' },
+    { workflow: TheirsWorkflow, input: 'many-t' },
+  ]);
+  // Polls are 30 s away: only the wakeups can bring these in time.
+  await expect(t1.result({ timeout: '5s' })).resolves.toBe('theirs many-t');
+  await expect(m1.result({ timeout: '5s' })).resolves.toBe('mine many-m');
+
+  const grouped = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? mine.client.start(MineWorkflow, `g${i}`) : mine.client.start(TheirsWorkflow, `g${i}`))),
+  );
+  const results = await Promise.all(grouped.map((h) => h.result({ timeout: '5s' })));
+  expect(results).toEqual(Array.from({ length: 12 }, (_, i) => `${i % 2 === 0 ? 'mine' : 'theirs'} g${i}`));
+});

@@ -76,7 +76,8 @@ select (select ord from blocked)::int as blocked_item,
          (select r.id from "${s}".workflow_runs r where r.id = item.id)
        ) order by item.ord) as run_ids,
        array_agg(coalesce(ins.workflow_version, (select r.workflow_version from "${s}".workflow_runs r where r.id = item.id)) order by item.ord) as versions,
-       (select pg_notify('${notificationChannel(s, 'wakeup')}', n.workflow_name) from (select workflow_name from inserted limit 1) n) is null as notified
+       -- one wakeup per workflow inserted: a worker wakes only for the workflows it serves
+       (select count(pg_notify('${notificationChannel(s, 'wakeup')}', n.workflow_name)) from (select distinct workflow_name from inserted) n) > 0 as notified
 from item left join inserted ins on ins.id = item.id`,
   (runs: readonly BatchRun[]) => {
     // Inputs and trace contexts are JSON text already: embedded as they are, not quoted again.
