@@ -2,7 +2,7 @@ import { ErrorKind } from '../errors/error-kind';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { PermanentError } from '../errors/step.error';
 import { isConnectionFailure } from '../persistence/connection-failure';
-import { describeDatabaseError, isDataError } from '../persistence/database-errors';
+import { describeDatabaseError, isDataError, isTransactionConflict } from '../persistence/database-errors';
 import { RunLogger } from './run-logger';
 import { RunStop } from './run-stop';
 
@@ -11,11 +11,6 @@ const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 1_000;
 /** A write chosen as a deadlock (40P01) or serialization (40001) victim is tried again this often. */
 const MAX_CONFLICT_RETRIES = 5;
-
-function isTransactionConflict(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '40P01' || code === '40001';
-}
 
 /**
  * The writes of one execution. A connection failure is retried in place, with back-off, for as long

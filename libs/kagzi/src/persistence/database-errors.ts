@@ -14,6 +14,12 @@ export function isDataError(err: unknown): boolean {
   return state !== undefined && (state.startsWith('22') || state.startsWith('23'));
 }
 
+/** A deadlock (40P01) or serialization (40001) victim: the statement did nothing, and may be tried again. */
+export function isTransactionConflict(err: unknown): boolean {
+  const state = sqlStateOf(err) ?? sqlStateOf((err as { driverError?: unknown } | null)?.driverError);
+  return state === '40P01' || state === '40001';
+}
+
 /** Message and SQLSTATE of a database error, for messages that name it. */
 export function describeDatabaseError(err: unknown): string {
   const state = sqlStateOf(err);

@@ -23,9 +23,10 @@ export function runEnds(db: KagziDatabase): GroupWriter<{ lease: Lease; end: Run
   return new GroupWriter(
     async ({ lease, end }) => (await db.run(finishRun.with({ ...lease, ...end }))).length === 1,
     async (items) => {
-      const rows = await db.run<{ id: string }>(finishRuns.with({ rows: encode(items) }));
-      const finished = new Set(rows.map((r) => r.id));
-      return items.map(({ lease }) => (finished.has(lease.runId) ? true : undefined));
+      const rows = await db.run<{ id: string; epoch: number }>(finishRuns.with({ rows: encode(items) }));
+      // By lease, not by run: the end of an older lease of the same run is not written.
+      const finished = new Set(rows.map((r) => `${r.id}\n${r.epoch}`));
+      return items.map(({ lease }) => (finished.has(`${lease.runId}\n${lease.epoch}`) ? true : undefined));
     },
     MAX_GROUP,
   );

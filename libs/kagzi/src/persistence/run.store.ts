@@ -7,6 +7,7 @@ import { stepCommits, StepRecord } from './step-commit.batcher';
 import { KagziDatabase, StatementRunner } from './kagzi-database';
 import { ClaimedRunRow, InsertRunResult, RetryRow, RunOutcomeRow, RunRow, SignalRow, StepAttemptRow, StepRow, StoredStepRow } from './run.rows';
 import { cancelRun } from './sql/cancel-run.sql';
+import { isTransactionConflict } from './database-errors';
 import { claimRuns } from './sql/claim-runs.sql';
 import { continueAsNew } from './sql/continue-as-new.sql';
 import { deliverCancel } from './sql/deliver-cancel.sql';
@@ -176,7 +177,13 @@ export class RunStore {
   async cancelRun(runId: string, error: SerializedStepError): Promise<boolean> {
     let row: { known: boolean; affected: number; seen: number } | undefined;
     for (let round = 0; round < CANCEL_ROUNDS; round++) {
-      [row] = await this.db.run<{ known: boolean; affected: number; seen: number }>(cancelRun.with({ runId, error }));
+      try {
+        [row] = await this.db.run<{ known: boolean; affected: number; seen: number }>(cancelRun.with({ runId, error }));
+      } catch (err: unknown) {
+        // A deadlock victim (with a child's end, which locks child then parent) did nothing: again.
+        if (isTransactionConflict(err) && round < CANCEL_ROUNDS - 1) continue;
+        throw err;
+      }
       if (!row || (row.affected === 0 && row.seen === 0)) break;
     }
     return row?.known === true;

@@ -23,9 +23,10 @@ export function stepCommits(db: KagziDatabase): GroupWriter<{ lease: Lease; step
   return new GroupWriter(
     async ({ lease, step }) => (await db.run(commitStep.with({ ...step, ...lease }))).length === 1,
     async (items) => {
-      const rows = await db.run<{ run_id: string; key: string }>(commitSteps.with({ rows: encode(items) }));
-      const written = new Set(rows.map((r) => `${r.run_id}\n${r.key}`));
-      return items.map(({ lease, step }) => written.has(`${lease.runId}\n${step.key}`));
+      const rows = await db.run<{ run_id: string; epoch: number; key: string }>(commitSteps.with({ rows: encode(items) }));
+      // By lease, not by run and key: a record of an older lease of the same run and key is not written.
+      const written = new Set(rows.map((r) => `${r.run_id}\n${r.epoch}\n${r.key}`));
+      return items.map(({ lease, step }) => written.has(`${lease.runId}\n${lease.epoch}\n${step.key}`));
     },
     MAX_GROUP,
   );

@@ -20,7 +20,9 @@ const LIVE = `('PENDING','RUNNING','SLEEPING','WAITING')`;
  * The chain and the children are read from the statement's snapshot, and only the rows it locks are
  * re-checked: a run that continued as new, or a child inserted, while this statement waited for a lock
  * is not seen. The caller repeats the statement while it affects a run or finds fewer than it saw
- * (see RunStore.cancelRun).
+ * (see RunStore.cancelRun). The targets are locked in id order, as the group statements lock theirs
+ * (commit-steps.sql.ts, finish-runs.sql.ts); a child's end locks the child, then its parent, so a
+ * deadlock with it stays possible, and the caller repeats a statement chosen as its victim.
  */
 export const cancelRun = statement(
   'cancelRun',
@@ -44,6 +46,7 @@ with recursive chain as (
          )) as at_once
   from "${s}".workflow_runs r
   where r.id in (select id from tree) and r.status in ${LIVE} and r.cancel_requested_at is null
+  order by r.id
   for update of r
 ), cancelled as (
   update "${s}".workflow_runs r

@@ -6,7 +6,10 @@ import { statement } from '../statement';
  * for any batch size); outputs, already JSON text, are embedded as they are, as `{"v": output}`. Each row is fenced by its
  * own run's lease exactly as commit-step.sql.ts fences one (FOR SHARE of the run row, owner, epoch,
  * RUNNING); a row whose fence fails writes nothing and is simply absent from the result, which lists
- * the (run, key) pairs written.
+ * the (run, epoch, key) of each record written: the epoch tells a record of the current lease from one
+ * of an older lease of the same run and key in the same group (only the first can pass the fence).
+ * The run rows are locked in id order, as cancel-run.sql.ts locks its targets: a group holds several
+ * runs' rows at once, and in any other order it could deadlock with a cancel of a parent and its child.
  */
 export const commitSteps = statement(
   'commitSteps',
@@ -16,10 +19,13 @@ with item as (
     run_id uuid, owner text, epoch int, key text, name text, status text, args_hash text, output json, error jsonb,
     attempt int, started_at timestamptz, grp text, branch text
   )
-), fenced as (
-  select i.*, r.run_try from item i
-  join "${s}".workflow_runs r on r.id = i.run_id and r.lease_owner = i.owner and r.lease_epoch = i.epoch and r.status = 'RUNNING'
+), locked as materialized (
+  select r.id, r.lease_owner, r.lease_epoch, r.run_try from "${s}".workflow_runs r
+  where r.id in (select run_id from item) and r.status = 'RUNNING'
+  order by r.id
   for share of r
+), fenced as (
+  select i.*, l.run_try from item i join locked l on l.id = i.run_id and l.lease_owner = i.owner and l.lease_epoch = i.epoch
 ), step as (
   insert into "${s}".step_runs
     (workflow_run_id, step_key, step_name, kind, status, args_hash, output, error, attempts, started_at, completed_at,
@@ -37,6 +43,6 @@ with item as (
   from fenced f join step on step.workflow_run_id = f.run_id and step.step_key = f.key
   on conflict do nothing
 )
-select workflow_run_id as run_id, step_key as key from step`,
+select f.run_id, f.epoch, f.key from fenced f join step on step.workflow_run_id = f.run_id and step.step_key = f.key`,
   (a: { rows: string }) => [a.rows],
 );
