@@ -7,7 +7,7 @@
 import { QueryConfig } from 'pg';
 import { Workflow, WorkflowDefinition } from '@kagzi/nestjs';
 import { createTestDatabase, TestDatabase } from './support/database';
-import { bootKagzi, closeAllApps, KagziTestApp } from './support/app';
+import { bootKagzi, closeAllApps, KagziTestApp, sql } from './support/app';
 import { recordQueries } from './support/sent-queries';
 
 @Workflow({ name: 'Wake.Mine' })
@@ -71,4 +71,12 @@ it('one insert of runs of several workflows wakes the workers of each (startMany
   );
   const results = await Promise.all(grouped.map((h) => h.result({ timeout: '5s' })));
   expect(results).toEqual(Array.from({ length: 12 }, (_, i) => `${i % 2 === 0 ? 'mine' : 'theirs'} g${i}`));
+});
+
+it('after its LISTEN session is cut and comes back, a worker claims what became due meanwhile (the wakeups it missed)', async () => {
+  // Cut every LISTEN session of this database; the start below notifies while they are down.
+  await sql(db.url, `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query like 'listen %' and pid <> pg_backend_pid()`);
+  const handle = await mine.client.start(MineWorkflow, 'after-cut');
+  // Polls are 30 s away: only the wakeup sent when the session is back brings the run in time.
+  await expect(handle.result({ timeout: '8s' })).resolves.toBe('mine after-cut');
 });

@@ -50,6 +50,7 @@ export class NotificationListener {
     return this.client ? this.sessions : undefined;
   }
 
+  /** Runs of `workflowName` may be due; an empty name after the LISTEN session came back (anything may be due). */
   onWakeup(listener: (workflowName: string) => void): () => void {
     this.events.on('wakeup', listener);
     return () => this.events.off('wakeup', listener);
@@ -111,8 +112,13 @@ export class NotificationListener {
     });
     client.on('error', (err: unknown) => this.scheduleReconnect(client, err));
     client.on('end', () => this.scheduleReconnect(client, new Error('connection ended')));
-    await client.connect();
-    await client.query(`listen "${wakeup}"; listen "${finishedChannel}"; listen "${eventChannel}"; listen "${cancelChannel}"`);
+    try {
+      await client.connect();
+      await client.query(`listen "${wakeup}"; listen "${finishedChannel}"; listen "${eventChannel}"; listen "${cancelChannel}"`);
+    } catch (err: unknown) {
+      await client.end().catch(() => undefined); // a session that is not listening is not kept open
+      throw err;
+    }
     this.sessions++;
     this.client = client;
   }

@@ -111,8 +111,9 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const leases = this.keepLeases(options, registration);
     const loop = this.claimLoop(options, leases);
     const unsubscribe = [
-      // A run of a workflow this worker does not serve cannot be claimed here: no claim for it.
-      this.notifications.onWakeup((name) => this.served.names.includes(name) && loop.wake()),
+      // A run of a workflow this worker does not serve cannot be claimed here: no claim for it. An empty
+      // name (the LISTEN session came back: notifications may have been missed) wakes every worker.
+      this.notifications.onWakeup((name) => (name === '' || this.served.names.includes(name)) && loop.wake()),
       // A cancel of a run this worker holds: its code receives it at its pending await.
       this.notifications.onCancel((runId) => this.held.get(runId)?.execution.cancel.deliver()),
       // A run this worker holds ended elsewhere: stop it here too. (Its own end notifies as well.)
