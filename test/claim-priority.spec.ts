@@ -81,6 +81,18 @@ describe('resumed runs before new ones', () => {
     expect(row).toEqual({ status: 'RUNNING', lease_owner: 'tester', lease_epoch: 2 });
   });
 
+  it('never claims again a run the claiming worker still executes (its lease lapsed while its row was locked)', async () => {
+    const mine = await insertResumed('RUNNING', 1);
+    const other = await insertResumed('RUNNING', 2);
+    const store = new RunStore(kagziDb);
+    // The worker still runs `mine`: it takes only the other expired lease, and leaves its own run be.
+    expect((await store.claimRuns('tester', SERVED, 10, LEASE_MS, [mine])).map((r) => r.lease.runId)).toEqual([other]);
+    const [row] = (await pg.query(`select lease_epoch from "${SCHEMA}".workflow_runs where id = $1`, [mine])).rows;
+    expect(row.lease_epoch).toBe(1);
+    // Another worker (which does not hold it) may take it over.
+    expect((await store.claimRuns('another', SERVED, 10, LEASE_MS, [other])).map((r) => r.lease.runId)).toEqual([mine]);
+  });
+
   it('takes every kind of resumed run in due order, then the oldest new run in the reserved slot', async () => {
     const news = await insertNew(20, 600);
     const handedBack = await insertResumed('PENDING', 30, 3);

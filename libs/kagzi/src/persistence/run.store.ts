@@ -79,10 +79,10 @@ export class RunStore {
     return rows[0]?.id;
   }
 
-  /** Resumed runs first, new runs in the reserved share (see claim-runs.sql.ts). */
-  async claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number): Promise<ClaimedRun[]> {
+  /** Up to `limit` due runs for `owner`: resumed runs first, new runs in the reserved share, never one of `held` (see claim-runs.sql.ts). */
+  async claimRuns(owner: string, served: ServedPairs, limit: number, leaseMs: number, held: string[] = []): Promise<ClaimedRun[]> {
     const newFirst = this.claimShare.reserved(limit);
-    const rows = await this.db.run<ClaimedRunRow>(claimRuns.with({ owner, ...served, limit, leaseMs, newFirst }));
+    const rows = await this.db.run<ClaimedRunRow>(claimRuns.with({ owner, ...served, limit, leaseMs, newFirst, held }));
     const claimedAt = performance.now();
     this.claimShare.record(rows.length, newFirst, rows.filter((r) => r.lease_epoch === 1).length);
     return rows.map((r) => ({

@@ -180,7 +180,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       // A worker whose heartbeats cannot renew leases in time would only claim runs to lose them.
       mayClaim: () => leases.renewable(),
       claim: async (max) => {
-        const claimed = await this.runs.claimRuns(options.name, this.served, max, options.leaseDurationMs);
+        const claimed = await this.runs.claimRuns(options.name, this.served, max, options.leaseDurationMs, [...this.held.keys()]);
         if (this.claimFailing) this.logger.log(`Worker ${options.name}: claiming works again`);
         this.claimFailing = false;
         return claimed;

@@ -17,7 +17,10 @@ import { statement } from '../statement';
  * computed limits hide: without it, it expected thousands of rows and hashed the update's join over a
  * sequential scan of the table.
  * SKIP LOCKED lets racing workers take disjoint rows instead of queueing on the same ones; the epoch
- * bump fences every write of a previous owner.
+ * bump fences every write of a previous owner. `$7` lists the runs the claiming worker still executes:
+ * one whose lease lapsed while its row was locked (a heartbeat skips a locked row) is not claimed again
+ * by that same worker, which would run it twice side by side; it keeps its lease, renewed at the next
+ * beat, unless another worker claims it first (and fences the old execution's writes).
  * A run claimed again (epoch > 1: it ran before) comes with what it recorded (the columns load-steps.sql.ts
  * reads), so resuming it costs no statement of its own. `run_steps()` (migration 18) reads them with a
  * snapshot taken after the run is locked: the branches, volatile functions, see transactions that
@@ -31,7 +34,7 @@ export const claimRuns = statement(
 with new_first as materialized (
   select * from "${s}".due_runs($2::text[], $3::int[], true, least($6::int, $4::int))
 ), resumed as materialized (
-  select * from "${s}".due_runs($2::text[], $3::int[], false, $4::int - (select count(*)::int from new_first))
+  select * from "${s}".due_runs($2::text[], $3::int[], false, $4::int - (select count(*)::int from new_first), $7::uuid[])
 ), new_rest as materialized (
   select * from "${s}".due_runs($2::text[], $3::int[], true, $4::int - (select count(*)::int from new_first) - (select count(*)::int from resumed),
                                 coalesce((select array_agg(id) from new_first), '{}'))
@@ -46,7 +49,7 @@ from due where r.id = due.id
 returning r.id, r.workflow_name, r.workflow_version, r.input, r.lease_epoch, r.cancel_requested_at, r.cancel_cut_at, r.cancel_reason, r.trace_context,
   extract(epoch from now() - due.due_at) * 1000 as claim_lag_ms, extract(epoch from now() - r.started_at) * 1000 as age_ms,
   case when r.lease_epoch > 1 then "${s}".run_steps(r.id) end as steps`,
-  (a: { owner: string; names: string[]; versions: number[]; limit: number; leaseMs: number; newFirst: number }) => [
-    a.owner, a.names, a.versions, a.limit, a.leaseMs, a.newFirst,
+  (a: { owner: string; names: string[]; versions: number[]; limit: number; leaseMs: number; newFirst: number; held?: string[] }) => [
+    a.owner, a.names, a.versions, a.limit, a.leaseMs, a.newFirst, a.held ?? [],
   ],
 );
