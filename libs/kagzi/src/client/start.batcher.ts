@@ -18,10 +18,10 @@ const MAX_BATCH_BYTES = 8 * 1024 * 1024;
  * statement, insert-run.sql.ts, as before); starts that arrive while one is in flight wait for it and
  * then go together in one statement (insert-runs.sql.ts, the statement of `startMany`), with one NOTIFY.
  * Under a burst of starts, many share one round trip and one commit; alone, a start pays nothing extra.
- * Each start keeps its meaning: a start whose idempotency key names a run gets that run, and anything
- * the group statement cannot settle for an item (a version that is not usable, which stops the whole
- * group; a key repeated within the group; a key committed elsewhere meanwhile; a failed statement) is
- * handed back as `alone`, and the caller's own insert, with its retries and typed errors, settles it.
+ * Only starts without an idempotency key are grouped: their random ids never wait on another
+ * transaction. Anything the group statement cannot settle for an item (a version that is not usable,
+ * which stops the whole group; a failed statement) is handed back as `alone`, and the caller's own
+ * insert, with its retries and typed errors, settles it.
  */
 export class StartBatcher {
   private queue: Pending[] = [];
@@ -29,8 +29,14 @@ export class StartBatcher {
 
   constructor(private readonly db: KagziDatabase) {}
 
-  /** `alone` at once when nothing is in flight: the caller inserts by itself. */
+  /**
+   * `alone` at once when nothing is in flight: the caller inserts by itself. A start with an idempotency
+   * key always goes alone: its insert waits while another transaction holds the key uncommitted (a
+   * caller's open transaction that started the same key), and in a group it would hold up every start
+   * queued behind it; alone, only it waits.
+   */
   submit(run: BatchRun): Promise<GroupedStart> {
+    if (run.idempotencyKey !== undefined) return Promise.resolve({ kind: 'alone', afterLostReply: false });
     if (!this.flying) {
       this.flying = true;
       // Starts submitted in this same tick are grouped behind this one.

@@ -19,9 +19,15 @@ const watched = new WeakSet<object>();
 /**
  * TypeORM's transaction events on one DataSource: a commit of the outermost transaction runs what was
  * registered in it, a release of a savepoint moves the savepoint's work into the transaction around it,
- * and a rollback (of the transaction, or to a savepoint) drops the work registered inside what it undid.
+ * and a rollback (of the transaction, or to a savepoint) drops the work registered inside what it undid,
+ * as does a COMMIT that PostgreSQL turned into a rollback (the transaction had failed).
  */
 const subscriber = {
+  /** PostgreSQL answers the COMMIT of a transaction a failed statement aborted with ROLLBACK, and no error. */
+  afterQuery(event: { queryRunner: TransactionRunner; query: string; rawResults?: unknown }): void {
+    if (!pending.has(event.queryRunner) || event.query !== 'COMMIT') return;
+    if ((event.rawResults as { command?: unknown } | undefined)?.command === 'ROLLBACK') pending.delete(event.queryRunner);
+  },
   afterTransactionCommit(event: { queryRunner: TransactionRunner }): void {
     settle(event.queryRunner, (items, depth) => {
       if (depth > 0) return items.map((p) => ({ ...p, depth: Math.min(p.depth, depth) }));
