@@ -7,7 +7,8 @@ import { statement } from '../statement';
  * crash after it loses nothing. FOR UPDATE on the signal row makes two consumers take one signal once.
  * Returns the newest signal id this statement could see, for the park that may follow (one committed
  * while it ran is not visible to it, but moves the run's `last_signal_id` past that). A wait that a
- * child's end already answered (see signal-parent.sql.ts) returns that record.
+ * child's end already answered (see signal-parent.sql.ts), or this same statement answered before its
+ * reply was lost (RunWriter repeats it), returns that record and consumes nothing more.
  */
 export const consumeSignal = statement(
   'consumeSignal',
@@ -19,6 +20,8 @@ with fenced as (
 ), candidate as (
   select g.id from "${s}".signals g
   where g.workflow_run_id = (select id from fenced) and g.name = $5::text and g.consumed_at is null
+    -- a wait already answered (this statement repeated after its reply was lost) takes no second signal
+    and not exists (select 1 from "${s}".step_runs w where w.workflow_run_id = g.workflow_run_id and w.step_key = $4::text and w.status = 'COMPLETED')
   order by g.id limit 1
   for update of g
 ), consumed as (
