@@ -55,11 +55,29 @@ export class CallerTransaction {
  * would never reach Kagzi's workers). A manager of the DataSource Kagzi shares is Kagzi's by construction
  * and costs no query; that matters, because taking a second connection from a pool whose connections are
  * all held by such transactions would wait forever. Otherwise both databases' fingerprints are read once
- * (the caller's on its own connection, Kagzi's on Kagzi's pool) and compared.
+ * (the caller's on its own connection, Kagzi's on Kagzi's pool) and compared; on a mismatch both are read
+ * again, since one may date from before a restart of the server.
  */
 export async function assertCallerDatabase(db: KagziDatabase, manager: CallerSql, api: string): Promise<void> {
   const source = manager.connection ?? manager;
   if ((source as { driver?: { master?: unknown } }).driver?.master === db.pool) return;
+  let [a, b] = await fingerprints(db, manager, source);
+  if (a !== b) {
+    // Either may be from before a restart of the server (its start time is part of it): read both again.
+    known.delete(source);
+    known.delete(db);
+    [a, b] = await fingerprints(db, manager, source);
+  }
+  if (a !== b) {
+    throw new InvalidOptionsError(
+      `${api}: the EntityManager's database (${a.split(':')[0]}) is not Kagzi's (${b.split(':')[0]}); ` +
+        "a run can join only a transaction on Kagzi's own database: point the DataSource there, or start without manager",
+    );
+  }
+}
+
+/** The caller's and Kagzi's database fingerprints, each read once and remembered. */
+function fingerprints(db: KagziDatabase, manager: CallerSql, source: object): Promise<[string, string]> {
   let theirs = known.get(source);
   if (!theirs) {
     theirs = manager.query(FINGERPRINT).then((rows) => rowsOf(rows)[0].id);
@@ -72,13 +90,7 @@ export async function assertCallerDatabase(db: KagziDatabase, manager: CallerSql
     known.set(db, ours);
     ours.catch(() => known.delete(db));
   }
-  const [a, b] = await Promise.all([theirs, ours]);
-  if (a !== b) {
-    throw new InvalidOptionsError(
-      `${api}: the EntityManager's database (${a.split(':')[0]}) is not Kagzi's (${b.split(':')[0]}); ` +
-        "a run can join only a transaction on Kagzi's own database: point the DataSource there, or start without manager",
-    );
-  }
+  return Promise.all([theirs, ours]);
 }
 
 /** TypeORM's `query()` resolves to the rows; a bare pg-like client to `{ rows }`. */
