@@ -9,18 +9,25 @@ import { chooseVersion, versionFlags } from './insert-run.sql';
  * one recorded. Returns the flags of insertRun, the child's id, whether this statement inserted it, and
  * the newest signal id of the parent (an executeChild that parks next on a child it inserted compares it,
  * so a child that ends in between makes it due at once). The child's trace context is the parent's
- * `kagzi.child.start` span, so the child's runs join the parent's trace.
+ * `kagzi.child.start` span, so the child's runs join the parent's trace. A child started (with
+ * onParentClose 'cancel') while a cancel of its parent is requested but not yet delivered is inserted
+ * with that request, as the continue-as-new run is: the cancel statement, which treats children created
+ * after the request as compensation, would otherwise miss it.
  */
 export const startChild = statement(
   'startChild',
   (s) => `
 with fenced as (
-  select r.id from "${s}".workflow_runs r
+  select r.id, case when r.cancel_requested_at is not null and r.cancel_cut_at is null and $9::text = 'cancel' then r.cancel_requested_at end as cancel_at,
+         r.cancel_reason
+  from "${s}".workflow_runs r
   where r.id = $1::uuid and r.lease_owner = $2::text and r.lease_epoch = $3::int and r.status = 'RUNNING'
   for update of r
 ), ${chooseVersion(s, '$5::text', '$6::int')}, inserted as (
-  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at, parent_run_id, on_parent_close, trace_context)
-  select $4::uuid, $5::text, u.version, 'PENDING', $7::json, $8::text, now(), f.id, $9::text, $13::jsonb
+  insert into "${s}".workflow_runs (id, workflow_name, workflow_version, status, input, idempotency_key, due_at, parent_run_id, on_parent_close, trace_context,
+                                    cancel_requested_at, cancel_reason)
+  select $4::uuid, $5::text, u.version, 'PENDING', $7::json, $8::text, now(), f.id, $9::text, $13::jsonb,
+         f.cancel_at, case when f.cancel_at is not null then f.cancel_reason end
   from usable u, fenced f
   on conflict do nothing
   returning id, workflow_name
