@@ -38,6 +38,9 @@ export class RunFibers {
   private idleCheck?: NodeJS.Immediate;
   /** While held (a cancel being delivered), the run is not parked. */
   private holds = 0;
+  /** Step bodies running now (a body runs on after its attempt ends: a timeout, a cancel, a stop). */
+  private bodies = 0;
+  private bodiesWaiters: Array<() => void> = [];
 
   constructor(private readonly onIdle: (dueAt: Date, forSignal: boolean) => void) {}
 
@@ -98,6 +101,20 @@ export class RunFibers {
       this.executing--;
       this.scheduleIdleCheck();
     };
+  }
+
+  /** A step body was called; call the returned function once its promise settled. */
+  bodyStarted(): () => void {
+    this.bodies++;
+    return () => {
+      if (--this.bodies === 0) for (const settled of this.bodiesWaiters.splice(0)) settled();
+    };
+  }
+
+  /** Undefined when no step body runs; else resolves once none does (a stopped run's bodies end on their own). */
+  bodiesSettled(): Promise<void> | undefined {
+    if (this.bodies === 0) return undefined;
+    return new Promise<void>((resolve) => this.bodiesWaiters.push(resolve));
   }
 
   /**

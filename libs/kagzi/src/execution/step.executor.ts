@@ -170,7 +170,10 @@ export class StepExecutor {
     const run = this.run;
     const step = { runId: run.runId, workflowName: run.workflowName, version: run.version, stepKey: key, stepName: def.name, attempt };
     const inStep = { ...scope, inStep: true, attemptSignal: controller.signal, step, transaction: tx?.manager };
-    const running = Promise.resolve(span.run(() => runScopeStorage.run(inStep, body)));
+    const bodyEnded = run.fibers.bodyStarted();
+    // A body that throws at once rejects, as one that throws later does: either way its end is counted.
+    const running = new Promise<unknown>((resolve) => resolve(span.run(() => runScopeStorage.run(inStep, body))));
+    running.then(bodyEnded, bodyEnded);
     const timeoutMs = def.timeoutMs;
     if (timeoutMs === undefined) return running;
     return withTimeout(running, timeoutMs, () => {

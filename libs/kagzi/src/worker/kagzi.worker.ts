@@ -50,6 +50,8 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private currentState: WorkerState = 'CREATED';
   /** Every run this worker holds, from its claim until its execution ended: the one record of runs in flight. */
   private readonly held = new Map<string, HeldRun>();
+  /** Runs stopped here (lost, drained) while a step body of theirs, its attempt unrecorded, still runs: not claimed here until it ends. */
+  private readonly lingering = new Set<string>();
   private served: ServedPairs = { names: [], versions: [] };
   private running?: Running;
   /** Claims fail because the database is unreachable (logged once until they work again). */
@@ -180,7 +182,7 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       // A worker whose heartbeats cannot renew leases in time would only claim runs to lose them.
       mayClaim: () => leases.renewable(),
       claim: async (max) => {
-        const claimed = await this.runs.claimRuns(options.name, this.served, max, options.leaseDurationMs, [...this.held.keys()]);
+        const claimed = await this.runs.claimRuns(options.name, this.served, max, options.leaseDurationMs, [...this.held.keys(), ...this.lingering]);
         if (this.claimFailing) this.logger.log(`Worker ${options.name}: claiming works again`);
         this.claimFailing = false;
         return claimed;
@@ -207,6 +209,11 @@ export class KagziWorker implements OnApplicationBootstrap, BeforeApplicationShu
       done: done.then((end) => {
         const wasFull = this.held.size >= options.concurrency;
         if (this.held.get(runId) === run) this.held.delete(runId);
+        const bodies = end !== 'finished' && end.kind === 'lost' ? execution.fibers.bodiesSettled() : undefined;
+        if (bodies) {
+          this.lingering.add(runId);
+          void bodies.then(() => this.lingering.delete(runId));
+        }
         if (end !== 'finished' && end.kind === 'suspended') this.running?.loop.wakeAt(end.wakeAt);
         // A full worker may have left due runs unclaimed: a freed slot is a reason to claim again.
         if (wasFull) this.running?.loop.wake();
