@@ -89,15 +89,19 @@ export class StepExecutor {
     parent.addEventListener('abort', abortAttempt, { once: true });
     const place = { scope, key, name: def.name, argsHash, startedAt, attempt };
     let tx: StepTransaction | undefined;
+    const body$ = { ended: false };
     try {
       let value: unknown;
       let transactional: TransactionalOutcome | undefined;
       try {
         if (def.transactional) tx = await beginStepTransaction(run, def.transactional.isolation);
-        value = await Promise.race([this.invoke(scope, def, key, body, controller, attempt, span, tx), cancel]);
+        value = await Promise.race([this.invoke(scope, def, key, body, controller, attempt, span, tx, body$), cancel]);
         if (tx) transactional = await commitInTransaction(run, place, tx, value);
       } catch (err: unknown) {
-        await tx?.release().catch(() => undefined); // the body's writes are rolled back
+        // The body's writes are rolled back. A body still running (a timeout, a cancel) may be waiting in
+        // the database, and its rollback queues behind that query: not awaited then, the attempt ends now.
+        const rollback = tx?.release().catch(() => undefined);
+        if (body$.ended) await rollback;
         run.throwIfStopped(scope);
         // Cancelled (or its body failed once the cancel was known): nothing of this attempt is recorded.
         await run.cancelPoint(scope);
@@ -165,7 +169,8 @@ export class StepExecutor {
 
   /** Runs the body in the step's scope; with a timeout, the attempt fails (and its signal aborts) when it expires. */
   private invoke(
-    scope: RunScope, def: StepDefinition, key: string, body: () => unknown, controller: AbortController, attempt: number, span: AttemptSpan, tx?: StepTransaction,
+    scope: RunScope, def: StepDefinition, key: string, body: () => unknown, controller: AbortController, attempt: number, span: AttemptSpan,
+    tx: StepTransaction | undefined, body$: { ended: boolean },
   ): Promise<unknown> {
     const run = this.run;
     const step = { runId: run.runId, workflowName: run.workflowName, version: run.version, stepKey: key, stepName: def.name, attempt };
@@ -173,7 +178,11 @@ export class StepExecutor {
     const bodyEnded = run.fibers.bodyStarted();
     // A body that throws at once rejects, as one that throws later does: either way its end is counted.
     const running = new Promise<unknown>((resolve) => resolve(span.run(() => runScopeStorage.run(inStep, body))));
-    running.then(bodyEnded, bodyEnded);
+    const ended = (): void => {
+      body$.ended = true;
+      bodyEnded();
+    };
+    running.then(ended, ended);
     const timeoutMs = def.timeoutMs;
     if (timeoutMs === undefined) return running;
     return withTimeout(running, timeoutMs, () => {

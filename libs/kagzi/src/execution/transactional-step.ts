@@ -1,3 +1,4 @@
+import { holdRunForStep } from '../persistence/sql/hold-run-for-step.sql';
 import { StepTransaction } from '../persistence/step-transactions';
 import { StoredStepRow } from '../persistence/run.rows';
 import { unstorableValueError } from './payload.serializer';
@@ -19,9 +20,26 @@ interface AttemptPlace {
 /** A transactional attempt that returned: its record committed with its writes, or another execution's record found (writes rolled back). */
 export type TransactionalOutcome = { kind: 'committed'; text: string } | { kind: 'exists'; step: StoredStepRow };
 
-/** Opens the transaction a `@Step({ transactional: true })` body runs in. */
-export function beginStepTransaction(run: TransactionHost, isolation: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE'): Promise<StepTransaction> {
-  return run.transactions.begin(isolation);
+/**
+ * Opens the transaction a `@Step({ transactional: true })` body runs in. Under REPEATABLE READ or
+ * SERIALIZABLE its first statement holds the run row (hold-run-for-step.sql.ts), so that the record at
+ * the end is not refused for the heartbeat's renewals in between.
+ */
+export async function beginStepTransaction(run: TransactionHost, isolation: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE'): Promise<StepTransaction> {
+  const tx = await run.transactions.begin(isolation);
+  if (isolation === 'READ COMMITTED') return tx;
+  let held: unknown[];
+  try {
+    held = await tx.run(holdRunForStep.with(run.lease));
+  } catch (err: unknown) {
+    await tx.release().catch(() => undefined);
+    throw err;
+  }
+  if (held.length === 0) {
+    await tx.release().catch(() => undefined);
+    run.loseLease('its lease was gone when its transactional step began');
+  }
+  return tx;
 }
 
 /**

@@ -74,6 +74,7 @@ export class StepTransactions implements OnApplicationShutdown {
 
 function transactionOf(runner: QueryRunner, schema: string): StepTransaction {
   let open = true;
+  let releasing: Promise<void> | undefined;
   return {
     manager: runner.manager,
     run: async <R>(statement: BoundStatement) => (await runner.query(statement.text(schema), statement.values)) as R[],
@@ -81,14 +82,16 @@ function transactionOf(runner: QueryRunner, schema: string): StepTransaction {
       await runner.commitTransaction();
       open = false;
     },
-    release: async () => {
-      if (runner.isReleased) return;
-      try {
-        if (open && runner.isTransactionActive) await runner.rollbackTransaction();
-      } finally {
-        open = false;
-        await runner.release();
-      }
-    },
+    // Once: a second call (the attempt's end while the first rollback waits) shares the first.
+    release: () =>
+      (releasing ??= (async () => {
+        if (runner.isReleased) return;
+        try {
+          if (open && runner.isTransactionActive) await runner.rollbackTransaction();
+        } finally {
+          open = false;
+          await runner.release();
+        }
+      })()),
   };
 }
